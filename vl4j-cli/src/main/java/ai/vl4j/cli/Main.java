@@ -1,0 +1,2 @@
+package ai.vl4j.cli;
+public class Main { public static void main(String[] a) { System.out.println("hi"); } }

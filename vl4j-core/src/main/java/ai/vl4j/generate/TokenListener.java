@@ -1,0 +1,14 @@
+package ai.vl4j.generate;
+
+/** Receives generated tokens as they are produced. */
+@FunctionalInterface
+public interface TokenListener {
+    /**
+     * @param id   the token id
+     * @param text the text this token completes: may be empty when the token ends inside a UTF-8 character;
+     *             the pieces of one generation concatenate to its full text
+     */
+    void onToken(int id, String text);
+
+    TokenListener NONE = (id, text) -> { };
+}

@@ -1,0 +1,52 @@
+package ai.vl4j.llm;
+
+/**
+ * Rotary position embedding in the rotate-half (GPT-NeoX / HF LLaMA) layout, spec §3.5: for head dim d and
+ * j < d/2, with θ_j = pos · θ^(-2j/d):
+ * <pre>
+ *   out[j]       = x[j]·cos θ_j − x[j + d/2]·sin θ_j
+ *   out[j + d/2] = x[j + d/2]·cos θ_j + x[j]·sin θ_j
+ * </pre>
+ * The inverse frequencies and the angle are float32 products as in transformers 4.38, so positions far into
+ * the context rotate by the same angles as the reference.
+ */
+final class Rope {
+    private final int headDim;
+    private final float[] invFreq; // [headDim / 2]
+
+    Rope(int headDim, float theta) {
+        this.headDim = headDim;
+        this.invFreq = new float[headDim / 2];
+        for (int j = 0; j < invFreq.length; j++) {
+            float exponent = (float) (2 * j) / headDim;
+            invFreq[j] = 1.0f / (float) Math.pow(theta, exponent);
+        }
+    }
+
+    /**
+     * Rotates every head of rows [0, n) of x (row stride = width, heads of headDim side by side);
+     * row i is at position pos0 + i.
+     */
+    void apply(float[] x, int n, int width, int pos0) {
+        int half = headDim / 2;
+        float[] cos = new float[half];
+        float[] sin = new float[half];
+        for (int i = 0; i < n; i++) {
+            float pos = pos0 + i;
+            for (int j = 0; j < half; j++) {
+                float angle = pos * invFreq[j];
+                cos[j] = (float) Math.cos(angle);
+                sin[j] = (float) Math.sin(angle);
+            }
+            for (int h = 0; h < width; h += headDim) {
+                int base = i * width + h;
+                for (int j = 0; j < half; j++) {
+                    float a = x[base + j];
+                    float b = x[base + j + half];
+                    x[base + j] = a * cos[j] - b * sin[j];
+                    x[base + j + half] = b * cos[j] + a * sin[j];
+                }
+            }
+        }
+    }
+}

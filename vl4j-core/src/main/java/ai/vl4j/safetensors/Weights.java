@@ -1,0 +1,149 @@
+package ai.vl4j.safetensors;
+
+import ai.vl4j.ModelFormatException;
+import ai.vl4j.tensor.Tensor;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * All tensors of a model folder: one {@code model.safetensors}, or the shards listed by
+ * {@code model.safetensors.index.json}. Files stay memory-mapped until {@link #close()}.
+ */
+public final class Weights implements AutoCloseable {
+    public static final String INDEX_FILE = "model.safetensors.index.json";
+    public static final String SINGLE_FILE = "model.safetensors";
+
+    private final Path folder;
+    private final Arena arena;
+    private final Map<String, Tensor> tensors;
+
+    private Weights(Path folder, Arena arena, Map<String, Tensor> tensors) {
+        this.folder = folder;
+        this.arena = arena;
+        this.tensors = tensors;
+    }
+
+    /** Opens the weights of a model folder (sharded or not). */
+    public static Weights open(Path folder) {
+        Arena arena = Arena.ofShared();
+        try {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            Path index = folder.resolve(INDEX_FILE);
+            if (Files.isRegularFile(index)) {
+                readSharded(folder, index, arena, tensors);
+            } else {
+                for (Path file : singleFiles(folder)) {
+                    SafetensorsFile f = SafetensorsFile.open(file, arena);
+                    for (Tensor t : f.tensors().values()) {
+                        if (tensors.put(t.name(), t) != null) {
+                            throw new ModelFormatException(file + ": tensor " + t.name() + " appears in more than one file");
+                        }
+                    }
+                }
+            }
+            return new Weights(folder, arena, Collections.unmodifiableMap(tensors));
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static List<Path> singleFiles(Path folder) {
+        Path single = folder.resolve(SINGLE_FILE);
+        if (Files.isRegularFile(single)) {
+            return List.of(single);
+        }
+        try (Stream<Path> files = Files.list(folder)) {
+            List<Path> found = new ArrayList<>(files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList());
+            if (found.isEmpty()) {
+                throw new ModelFormatException(folder + ": no " + SINGLE_FILE + " or " + INDEX_FILE + " in the model folder");
+            }
+            return found;
+        } catch (IOException e) {
+            throw new ModelFormatException(folder + ": cannot list the model folder (" + e.getMessage() + ")", e);
+        }
+    }
+
+    private static void readSharded(Path folder, Path index, Arena arena, Map<String, Tensor> tensors) {
+        JsonNode weightMap;
+        try {
+            weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
+        } catch (JacksonException e) {
+            throw new ModelFormatException(index + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
+        } catch (IOException e) {
+            throw new ModelFormatException(index + ": cannot read (" + e.getMessage() + ")", e);
+        }
+        if (!weightMap.isObject()) {
+            throw new ModelFormatException(index + ": missing key weight_map");
+        }
+        Map<String, List<String>> namesByShard = new TreeMap<>();
+        weightMap.fields().forEachRemaining(e ->
+                namesByShard.computeIfAbsent(e.getValue().asText(), k -> new ArrayList<>()).add(e.getKey()));
+        for (Map.Entry<String, List<String>> shard : namesByShard.entrySet()) {
+            Path file = folder.resolve(shard.getKey());
+            if (!Files.isRegularFile(file)) {
+                throw new ModelFormatException(index + ": shard " + shard.getKey() + " is missing from " + folder);
+            }
+            SafetensorsFile f = SafetensorsFile.open(file, arena);
+            for (String name : shard.getValue()) {
+                Tensor t = f.tensors().get(name);
+                if (t == null) {
+                    throw new ModelFormatException(file + ": tensor " + name + " listed in " + INDEX_FILE + " is not in this shard");
+                }
+                tensors.put(name, t);
+            }
+        }
+    }
+
+    public Path folder() {
+        return folder;
+    }
+
+    /** Every tensor by name. */
+    public Map<String, Tensor> tensors() {
+        return tensors;
+    }
+
+    /** The tensor, or null when absent. */
+    public Tensor get(String name) {
+        return tensors.get(name);
+    }
+
+    /** The tensor with the given shape; a clear error when it is missing or shaped otherwise. */
+    public Tensor require(String name, long... shape) {
+        Tensor t = tensors.get(name);
+        if (t == null) {
+            throw new ModelFormatException(folder + ": missing tensor " + name);
+        }
+        if (!t.dtype().isFloatWeight()) {
+            throw new ModelFormatException(folder + ": tensor " + name + " has dtype " + t.dtype() + ", expected F32, F16 or BF16");
+        }
+        try {
+            return t.expectShape(shape);
+        } catch (ModelFormatException e) {
+            throw new ModelFormatException(folder + ": " + e.getMessage());
+        }
+    }
+
+    /** A small tensor (norm weights, biases, embeddings tables of vision towers) copied to a float array. */
+    public float[] requireFloats(String name, long... shape) {
+        return require(name, shape).toFloatArray();
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,127 @@
+package ai.vl4j.tensor;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One fixed pool of worker threads shared by every kernel. Work is a range of indices cut into chunks that
+ * threads take from a shared counter, so a thread that lost its core to another process simply takes fewer
+ * chunks; waiting is blocking (a latch), never spinning. The calling thread works too.
+ */
+public final class Parallel {
+
+    /** Body of a parallel loop: handles indices [start, end). */
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(int start, int end);
+    }
+
+    private static final ThreadLocal<Boolean> IS_WORKER = ThreadLocal.withInitial(() -> false);
+    private static volatile int threads = Runtime.getRuntime().availableProcessors();
+    private static ExecutorService pool;
+
+    private Parallel() {
+    }
+
+    /** Sets the number of threads kernels use (the caller included). Takes effect for the next loop. */
+    public static synchronized void setThreads(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + n);
+        }
+        if (n != threads && pool != null) {
+            pool.shutdown();
+            pool = null;
+        }
+        threads = n;
+    }
+
+    public static int threads() {
+        return threads;
+    }
+
+    private static synchronized ExecutorService pool() {
+        if (pool == null) {
+            AtomicInteger id = new AtomicInteger();
+            pool = Executors.newFixedThreadPool(Math.max(1, threads - 1), r -> {
+                Thread t = new Thread(() -> {
+                    IS_WORKER.set(true);
+                    r.run();
+                }, "vl4j-worker-" + id.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        return pool;
+    }
+
+    /**
+     * Runs body over [start, end) in chunks of at least grain indices. Nested calls (from inside a worker)
+     * run inline, so kernels may call each other freely.
+     */
+    public static void forRange(int start, int end, int grain, RangeBody body) {
+        int n = end - start;
+        if (n <= 0) {
+            return;
+        }
+        int t = threads;
+        grain = Math.max(1, grain);
+        if (t == 1 || n <= grain || IS_WORKER.get()) {
+            body.run(start, end);
+            return;
+        }
+        // A few chunks per thread balance uneven progress without much scheduling overhead.
+        int chunks = Math.min((n + grain - 1) / grain, t * 4);
+        int chunkSize = (n + chunks - 1) / chunks;
+        int nChunks = (n + chunkSize - 1) / chunkSize;
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable worker = () -> {
+            int c;
+            while (failure.get() == null && (c = next.getAndIncrement()) < nChunks) {
+                int lo = start + c * chunkSize;
+                int hi = Math.min(end, lo + chunkSize);
+                try {
+                    body.run(lo, hi);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            }
+        };
+        int helpers = Math.min(t - 1, nChunks - 1);
+        CountDownLatch done = new CountDownLatch(helpers);
+        ExecutorService p = pool();
+        for (int i = 0; i < helpers; i++) {
+            p.execute(() -> {
+                try {
+                    worker.run();
+                } finally {
+                    done.countDown();
+                }
+            });
+        }
+        boolean wasWorker = IS_WORKER.get();
+        IS_WORKER.set(true); // the caller's own chunks must not fan out again
+        try {
+            worker.run();
+        } finally {
+            IS_WORKER.set(wasWorker);
+        }
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for worker threads", e);
+        }
+        Throwable e = failure.get();
+        if (e instanceof RuntimeException re) {
+            throw re;
+        } else if (e instanceof Error err) {
+            throw err;
+        } else if (e != null) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

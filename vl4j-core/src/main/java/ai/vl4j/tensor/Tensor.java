@@ -1,0 +1,142 @@
+package ai.vl4j.tensor;
+
+import ai.vl4j.ModelFormatException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * A named n-dimensional array in little-endian row-major layout: a slice of a memory-mapped file (weights)
+ * or of an off-heap buffer, plus its dtype and shape. It never copies the weights onto the Java heap; the
+ * kernels read the segment directly.
+ */
+public final class Tensor {
+    private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final String name;
+    private final DType dtype;
+    private final long[] shape;
+    private final MemorySegment data;
+
+    public Tensor(String name, DType dtype, long[] shape, MemorySegment data) {
+        this.name = name;
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.data = data;
+        long expected = numel() * dtype.size;
+        if (data.byteSize() != expected) {
+            throw new IllegalArgumentException("tensor " + name + ": " + data.byteSize() + " bytes for shape "
+                    + Arrays.toString(shape) + " " + dtype + " (expected " + expected + ")");
+        }
+    }
+
+    /** A float32 tensor holding a copy of values (for tests, writers and synthetic models). */
+    public static Tensor ofFloats(String name, float[] values, long... shape) {
+        MemorySegment seg = Arena.ofAuto().allocate((long) values.length * 4, 4);
+        MemorySegment.copy(values, 0, seg, Widen.F32_LE, 0, values.length);
+        return new Tensor(name, DType.F32, shape, seg);
+    }
+
+    /** The same values converted to dtype (F32, F16 or BF16; rounding to nearest even). */
+    public Tensor convertTo(DType target) {
+        float[] values = toFloatArray();
+        if (target == DType.F32) {
+            return ofFloats(name, values, shape);
+        }
+        if (target != DType.F16 && target != DType.BF16) {
+            throw new IllegalArgumentException("cannot convert " + name + " to " + target);
+        }
+        MemorySegment seg = Arena.ofAuto().allocate((long) values.length * 2, 2);
+        for (int i = 0; i < values.length; i++) {
+            short bits = target == DType.BF16 ? Widen.floatToBf16(values[i]) : Float.floatToFloat16(values[i]);
+            seg.set(Widen.I16_LE, 2L * i, bits);
+        }
+        return new Tensor(name, target, shape, seg);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    public MemorySegment data() {
+        return data;
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public long dim(int i) {
+        return shape[i];
+    }
+
+    public long numel() {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        return n;
+    }
+
+    /** Element i (flat index) widened to float; F32/F16/BF16 only. */
+    public float getFloat(long i) {
+        return Widen.get(data, dtype, i);
+    }
+
+    /** Element i (flat index) of an integer tensor (U8, I32, I64) as a long. */
+    public long getLong(long i) {
+        return switch (dtype) {
+            case U8 -> Byte.toUnsignedLong(data.get(ValueLayout.JAVA_BYTE, i));
+            case I32 -> data.get(I32_LE, i * 4);
+            case I64 -> data.get(I64_LE, i * 8);
+            default -> throw new IllegalArgumentException("tensor " + name + " is " + dtype + ", not an integer type");
+        };
+    }
+
+    /** All elements widened to float32 (F32/F16/BF16), or converted from U8/I32/I64. */
+    public float[] toFloatArray() {
+        long n = numel();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("tensor " + name + " is too large for one float array");
+        }
+        float[] out = new float[(int) n];
+        if (dtype.isFloatWeight()) {
+            Widen.toFloat(data, dtype, 0, out, 0, (int) n);
+        } else {
+            for (int i = 0; i < n; i++) {
+                out[i] = getLong(i);
+            }
+        }
+        return out;
+    }
+
+    /** The same data viewed with another shape of equal element count (e.g. a conv kernel as a matrix). */
+    public Tensor reshape(long... newShape) {
+        return new Tensor(name, dtype, newShape, data);
+    }
+
+    /** Checks the shape, naming the tensor and both shapes when it differs. */
+    public Tensor expectShape(long... expected) {
+        if (!Arrays.equals(shape, expected)) {
+            throw new ModelFormatException("tensor " + name + " has shape " + Arrays.toString(shape)
+                    + ", expected " + Arrays.toString(expected));
+        }
+        return this;
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + dtype + Arrays.toString(shape);
+    }
+}

@@ -1,0 +1,216 @@
+package ai.vl4j.vlm;
+
+import ai.vl4j.InvalidInputException;
+import ai.vl4j.generate.FinishReason;
+import ai.vl4j.generate.GenerationResult;
+import ai.vl4j.generate.Sampler;
+import ai.vl4j.generate.SamplingOptions;
+import ai.vl4j.generate.TokenListener;
+import ai.vl4j.image.ImageProcessor;
+import ai.vl4j.image.RgbImage;
+import ai.vl4j.llm.KvCache;
+import ai.vl4j.llm.LlamaModel;
+import ai.vl4j.safetensors.Weights;
+import ai.vl4j.text.ChatTemplate;
+import ai.vl4j.text.Message;
+import ai.vl4j.text.StreamDecoder;
+import ai.vl4j.text.Tokenizer;
+import ai.vl4j.vision.SigLipVit;
+import ai.vl4j.vision.VisionTower;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * DeepSeek-VL ({@code MultiModalityCausalLM}): image processor, vision tower, aligner and LLaMA decoder of one
+ * model folder, and the generation loop that ties them together. This is the public entry point:
+ *
+ * <pre>{@code
+ * try (DeepSeekVl vl = DeepSeekVl.load(Path.of("deepseek-vl-1.3b-chat"))) {
+ *     RgbImage image = ImageLoader.load(Path.of("dog.jpg"));
+ *     GenerationResult r = vl.generate(List.of(Message.user("Describe this image.", image)),
+ *             SamplingOptions.GREEDY, (id, text) -> System.out.print(text));
+ * }
+ * }</pre>
+ *
+ * A loaded model holds no per-request state: several threads may generate at once.
+ */
+public final class DeepSeekVl implements AutoCloseable {
+    private final Path folder;
+    private final ModelConfig config;
+    private final Weights weights;
+    private final Tokenizer tokenizer;
+    private final PromptBuilder promptBuilder;
+    private final ImageProcessor imageProcessor;
+    private final VisionTower vision;
+    private final MlpAligner aligner;
+    private final LlamaModel llm;
+
+    private DeepSeekVl(Path folder, ModelConfig config, Weights weights, Tokenizer tokenizer) {
+        this.folder = folder;
+        this.config = config;
+        this.weights = weights;
+        this.tokenizer = tokenizer;
+        this.promptBuilder = new PromptBuilder(tokenizer, config.chatProcessor());
+        this.imageProcessor = new ImageProcessor(config.imageProcessor());
+        this.vision = new SigLipVit(config.siglip(), weights, "vision_model.vision_tower.");
+        this.aligner = new MlpAligner(config.aligner(), weights);
+        this.llm = new LlamaModel(config.language(), weights);
+    }
+
+    /** Loads a model folder laid out as the official Hugging Face repositories. */
+    public static DeepSeekVl load(Path folder) {
+        if (!Files.isDirectory(folder)) {
+            throw new InvalidInputException(folder + ": model folder not found");
+        }
+        ModelConfig config = ModelConfig.load(folder);
+        Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
+        Weights weights = null;
+        try {
+            weights = Weights.open(folder);
+            return new DeepSeekVl(folder, config, weights, tokenizer);
+        } catch (RuntimeException e) {
+            if (weights != null) {
+                weights.close();
+            }
+            tokenizer.close();
+            throw e;
+        }
+    }
+
+    public Path folder() {
+        return folder;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public LlamaModel languageModel() {
+        return llm;
+    }
+
+    /** Templates and tokenizes a conversation with the default system prompt. */
+    public Prompt prompt(List<Message> messages) {
+        return promptBuilder.build(messages, ChatTemplate.DEFAULT_SYSTEM_PROMPT);
+    }
+
+    /** Processor output for an image: [3, S, S] in [0, 1]. */
+    public float[] preprocess(RgbImage image) {
+        return imageProcessor.preprocess(image);
+    }
+
+    /** The LLM input rows of one image: aligner(tower(pixels)) [numImageTokens, H]. */
+    public float[] embedImage(float[] pixels) {
+        return aligner.forward(vision.features(pixels), vision.numTokens());
+    }
+
+    /** Vision features of preprocessed pixels (one map for 1.3B). */
+    public float[][] visionFeatures(float[] pixels) {
+        return vision.features(pixels);
+    }
+
+    /** Embeds the prompt's ids and overwrites each image span with that image's embedding rows: [T, H]. */
+    public float[] inputEmbeddings(Prompt prompt, Map<String, Double> timings) {
+        int h = config.language().hiddenSize();
+        float[] x = llm.embed(prompt.inputIds());
+        for (int i = 0; i < prompt.images().size(); i++) {
+            long t0 = System.nanoTime();
+            float[] pixels = preprocess(prompt.images().get(i));
+            long t1 = System.nanoTime();
+            float[][] features = vision.features(pixels);
+            long t2 = System.nanoTime();
+            float[] rows = aligner.forward(features, vision.numTokens());
+            long t3 = System.nanoTime();
+            System.arraycopy(rows, 0, x, prompt.imageStarts()[i] * h, rows.length);
+            timings.merge("preprocess_s", (t1 - t0) / 1e9, Double::sum);
+            timings.merge("vision_s", (t2 - t1) / 1e9, Double::sum);
+            timings.merge("aligner_s", (t3 - t2) / 1e9, Double::sum);
+        }
+        return x;
+    }
+
+    /**
+     * Answers the last user turn of a conversation. Tokens are passed to listener as they are generated.
+     *
+     * @throws InvalidInputException when images and placeholders do not pair up or the prompt does not fit the
+     *                               context window
+     */
+    public GenerationResult generate(List<Message> messages, SamplingOptions options, TokenListener listener) {
+        return generate(prompt(messages), options, listener);
+    }
+
+    public GenerationResult generate(Prompt prompt, SamplingOptions options, TokenListener listener) {
+        int contextLength = config.language().maxPositions();
+        int promptLength = prompt.inputIds().length;
+        if (promptLength >= contextLength) {
+            throw new InvalidInputException("the prompt is " + promptLength + " tokens but the model's context holds "
+                    + contextLength + " (images count " + config.chatProcessor().numImageTokens() + " tokens each)");
+        }
+        int maxNew = Math.min(options.maxNewTokens(), contextLength - promptLength);
+        Map<String, Double> timings = new LinkedHashMap<>();
+        long start = System.nanoTime();
+        float[] x = inputEmbeddings(prompt, timings);
+
+        long prefillStart = System.nanoTime();
+        KvCache cache = new KvCache(config.language(), promptLength + Math.max(maxNew, 1));
+        float[] hidden = llm.forward(x, promptLength, cache);
+        float[] logits = llm.logits(hidden, promptLength - 1);
+        long prefillEnd = System.nanoTime();
+
+        Sampler sampler = new Sampler(options);
+        StreamDecoder decoder = tokenizer.streamDecoder(true);
+        StringBuilder text = new StringBuilder();
+        int[] generated = new int[maxNew];
+        int count = 0;
+        FinishReason reason = FinishReason.LENGTH;
+        long firstToken = prefillEnd;
+        while (count < maxNew) {
+            int next = sampler.next(logits, generated, count);
+            if (count == 0) {
+                firstToken = System.nanoTime();
+            }
+            if (next == tokenizer.eosId()) {
+                reason = FinishReason.STOP;
+                break;
+            }
+            generated[count++] = next;
+            String piece = decoder.next(next);
+            text.append(piece);
+            listener.onToken(next, piece);
+            if (count == maxNew) {
+                break;
+            }
+            hidden = llm.forward(llm.embed(new int[] {next}), 1, cache);
+            logits = llm.logits(hidden, 0);
+        }
+        String tail = decoder.finish();
+        if (!tail.isEmpty()) {
+            text.append(tail);
+            listener.onToken(-1, tail);
+        }
+        long end = System.nanoTime();
+
+        double prefill = (prefillEnd - prefillStart) / 1e9;
+        double decode = (end - firstToken) / 1e9;
+        timings.put("prefill_s", prefill);
+        timings.put("decode_s", decode);
+        timings.put("ttft_s", (firstToken - start) / 1e9);
+        timings.put("total_s", (end - start) / 1e9);
+        timings.put("prefill_tok_s", promptLength / Math.max(prefill, 1e-9));
+        timings.put("decode_tok_s", count > 1 ? (count - 1) / Math.max(decode, 1e-9) : 0.0);
+        return new GenerationResult(promptLength, java.util.Arrays.copyOf(generated, count), text.toString(), reason, timings);
+    }
+
+    @Override
+    public void close() {
+        weights.close();
+        tokenizer.close();
+    }
+}
