@@ -121,6 +121,11 @@ public final class Tensor {
         return out;
     }
 
+    /** The same data under another name. */
+    public Tensor rename(String newName) {
+        return new Tensor(newName, dtype, shape, data);
+    }
+
     /** The same data viewed with another shape of equal element count (e.g. a conv kernel as a matrix). */
     public Tensor reshape(long... newShape) {
         return new Tensor(name, dtype, newShape, data);

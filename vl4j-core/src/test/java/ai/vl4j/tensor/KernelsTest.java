@@ -1,0 +1,139 @@
+package ai.vl4j.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Kernels against slow double-precision references (the ggml lesson: test ops, not only end to end). */
+class KernelsTest {
+
+    @Test
+    void erfMatchesKnownValuesAndItsReference() {
+        double[][] known = {{0.1, 0.1124629160182849}, {0.5, 0.5204998778130465}, {1, 0.8427007929497149},
+                {2, 0.9953222650189527}, {3, 0.9999779095030014}, {4, 0.9999999845827421}};
+        for (double[] k : known) {
+            assertEquals(k[1], Erf.erf(k[0]), 5e-15, "erf(" + k[0] + ")");
+            assertEquals(-k[1], Erf.erf(-k[0]), 5e-15, "erf(-" + k[0] + ")");
+            assertEquals(k[1], Erf.reference(k[0]), 1e-15, "reference erf(" + k[0] + ")");
+        }
+        double worst = 0;
+        for (double x = -7; x < 7; x += 1e-3) {
+            worst = Math.max(worst, Math.abs(Erf.erf(x) - Erf.reference(x)));
+        }
+        assertTrue(worst < 1e-14, "fast erf off by " + worst);
+        assertEquals(1.0, Erf.erf(40), 0);
+        assertEquals(0.8413447460685429 * 1.0, Erf.gelu(1f), 1e-7); // GELU(1) = Φ(1)
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
+    void linearMatchesDoubleReference(DType dtype) {
+        Random rnd = new Random(7);
+        for (int[] shape : new int[][] {{1, 37, 19}, {5, 64, 33}, {9, 130, 8}, {2, 3, 1}}) {
+            int n = shape[0], k = shape[1], m = shape[2];
+            float[] wValues = new float[m * k];
+            float[] x = new float[n * k];
+            float[] bias = new float[m];
+            for (int i = 0; i < wValues.length; i++) {
+                wValues[i] = (float) rnd.nextGaussian();
+            }
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) rnd.nextGaussian();
+            }
+            for (int i = 0; i < m; i++) {
+                bias[i] = (float) rnd.nextGaussian();
+            }
+            Tensor w = Tensor.ofFloats("w", wValues, m, k).convertTo(dtype);
+            float[] out = new float[n * m];
+            MatMul.linear(x, n, w, bias, out);
+            for (int i = 0; i < n; i++) {
+                for (int r = 0; r < m; r++) {
+                    double ref = bias[r];
+                    for (int j = 0; j < k; j++) {
+                        ref += (double) x[i * k + j] * w.getFloat((long) r * k + j);
+                    }
+                    assertEquals(ref, out[i * m + r], 1e-4 * Math.sqrt(k), dtype + " " + n + "x" + k + "x" + m + " at " + i + "," + r);
+                }
+            }
+        }
+    }
+
+    @Test
+    void causalGroupedAttentionMatchesReference() {
+        Random rnd = new Random(3);
+        int nq = 5, past = 4, nk = past + nq, heads = 4, kvHeads = 2, hd = 6;
+        float[] q = random(rnd, nq * heads * hd);
+        float[] k = random(rnd, nk * kvHeads * hd);
+        float[] v = random(rnd, nk * kvHeads * hd);
+        float[] out = new float[nq * heads * hd];
+        float scale = 0.4f;
+        Attention.multiHead(new Attention.Operand(q, heads * hd, 0), new Attention.Operand(k, kvHeads * hd, 0),
+                new Attention.Operand(v, kvHeads * hd, 0), out, heads * hd, nq, nk, heads, kvHeads, hd, scale, past);
+        for (int i = 0; i < nq; i++) {
+            for (int h = 0; h < heads; h++) {
+                int g = h / (heads / kvHeads);
+                int keys = past + i + 1;
+                double[] p = new double[keys];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < keys; j++) {
+                    double s = 0;
+                    for (int c = 0; c < hd; c++) {
+                        s += (double) q[i * heads * hd + h * hd + c] * k[j * kvHeads * hd + g * hd + c];
+                    }
+                    p[j] = s * scale;
+                    max = Math.max(max, p[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < keys; j++) {
+                    p[j] = Math.exp(p[j] - max);
+                    sum += p[j];
+                }
+                for (int c = 0; c < hd; c++) {
+                    double ref = 0;
+                    for (int j = 0; j < keys; j++) {
+                        ref += p[j] / sum * v[j * kvHeads * hd + g * hd + c];
+                    }
+                    assertEquals(ref, out[i * heads * hd + h * hd + c], 1e-5, "query " + i + " head " + h);
+                }
+            }
+        }
+    }
+
+    @Test
+    void layerNormAndRmsNorm() {
+        float[] x = {1, 2, 3, 4, -1, 0, 0, 1};
+        float[] out = new float[8];
+        Norms.layerNorm(x, out, 2, 4, new float[] {1, 1, 1, 1}, new float[] {0, 0, 0, 0}, 1e-6f);
+        double std = Math.sqrt(1.25 + 1e-6);
+        assertEquals(-1.5 / std, out[0], 1e-6);
+        assertEquals(1.5 / std, out[3], 1e-6);
+        Norms.rmsNorm(x, out, 2, 4, new float[] {2, 2, 2, 2}, 1e-6f);
+        assertEquals(2 * 4 / Math.sqrt(7.5 + 1e-6), out[3], 1e-6);
+        assertEquals(2 * -1 / Math.sqrt(0.5 + 1e-6), out[4], 1e-6);
+    }
+
+    @Test
+    void parallelLoopsCoverEveryIndexOnce() {
+        int[] hits = new int[10_007];
+        Parallel.forRange(0, hits.length, 13, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                hits[i]++;
+            }
+        });
+        for (int i = 0; i < hits.length; i++) {
+            assertEquals(1, hits[i], "index " + i);
+        }
+    }
+
+    private static float[] random(Random rnd, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rnd.nextGaussian();
+        }
+        return a;
+    }
+}
