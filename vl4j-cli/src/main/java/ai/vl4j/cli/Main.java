@@ -1,2 +1,81 @@
 package ai.vl4j.cli;
-public class Main { public static void main(String[] a) { System.out.println("hi"); } }
+
+import ai.vl4j.InvalidInputException;
+import ai.vl4j.Vl4jException;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The {@code vl4j} command. Exit codes: 0 ok, 2 usage error (bad flags, a request the model cannot take),
+ * 1 runtime error; either way one line on stderr names the cause (the stack trace only with --verbose).
+ */
+@Command(name = "vl4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "DeepSeek-VL on the JVM.",
+        subcommands = {RunCommand.class, TokenizeCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Progress details, timings and stack traces.")
+    boolean verbose;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, tokenize)");
+    }
+
+    public static void main(String[] args) {
+        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        System.exit(execute(args, out, err));
+    }
+
+    /** Runs the command line with the given streams; returns the exit code. */
+    public static int execute(String[] args, PrintStream out, PrintStream err) {
+        Main main = new Main();
+        CommandLine cli = new CommandLine(main);
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        cli.setParameterExceptionHandler((e, a) -> {
+            err.println("vl4j: " + e.getMessage());
+            err.println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+            return 2;
+        });
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            boolean verbose = main.verbose || parseResult.originalArgs().contains("--verbose");
+            if (verbose) {
+                e.printStackTrace(err);
+            }
+            err.println("vl4j: error: " + oneLine(e));
+            return e instanceof InvalidInputException || e instanceof IllegalArgumentException ? 2 : 1;
+        });
+        Streams.set(out, err);
+        return cli.execute(args);
+    }
+
+    /** The cause in one line: our own messages as they are, anything else with its type. */
+    static String oneLine(Throwable e) {
+        if (e instanceof Vl4jException || e instanceof IllegalArgumentException) {
+            return e.getMessage();
+        }
+        if (e instanceof OutOfMemoryError) {
+            return "out of memory (" + e.getMessage() + "); raise -Xmx with VL4J_JAVA_OPTS or use a smaller model";
+        }
+        String msg = e.getMessage();
+        return e.getClass().getSimpleName() + (msg == null ? "" : ": " + msg.lines().findFirst().orElse(""));
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"vl4j " + (v == null ? "dev" : v) + " (Java " + Runtime.version() + ")"};
+        }
+    }
+}

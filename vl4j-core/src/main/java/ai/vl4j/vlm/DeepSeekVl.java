@@ -98,7 +98,12 @@ public final class DeepSeekVl implements AutoCloseable {
 
     /** Templates and tokenizes a conversation with the default system prompt. */
     public Prompt prompt(List<Message> messages) {
-        return promptBuilder.build(messages, ChatTemplate.DEFAULT_SYSTEM_PROMPT);
+        return prompt(messages, ChatTemplate.DEFAULT_SYSTEM_PROMPT);
+    }
+
+    /** Templates and tokenizes a conversation with the given system prompt ("" for none). */
+    public Prompt prompt(List<Message> messages, String systemPrompt) {
+        return promptBuilder.build(messages, systemPrompt);
     }
 
     /** Processor output for an image: [3, S, S] in [0, 1]. */

@@ -1,0 +1,119 @@
+package ai.vl4j.cli;
+
+import ai.vl4j.generate.GenerationResult;
+import ai.vl4j.generate.SamplingOptions;
+import ai.vl4j.image.ImageLoader;
+import ai.vl4j.image.RgbImage;
+import ai.vl4j.tensor.Parallel;
+import ai.vl4j.text.ChatTemplate;
+import ai.vl4j.text.Message;
+import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.vlm.Prompt;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code vl4j run}: one prompt (with images) in, the model's answer out, streamed or as one JSON object. */
+@Command(name = "run", description = "Answer one prompt about zero or more images.", sortOptions = false)
+final class RunCommand implements Callable<Integer> {
+    @Mixin
+    ModelOption model;
+
+    @Option(names = {"-i", "--image"}, paramLabel = "FILE",
+            description = "Image file or data: URI; repeat for several. Without <image_placeholder> tags in the prompt, one tag per image goes first.")
+    List<String> images = new ArrayList<>();
+
+    @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The user's message.")
+    String prompt;
+
+    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "512", description = "Most tokens to generate (default ${DEFAULT-VALUE}).")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0", description = "0 = greedy, as the reference (default ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1.0", description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")
+    float topP;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "50", description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--repetition-penalty", paramLabel = "R", defaultValue = "1.0", description = "Penalty for tokens already generated (default ${DEFAULT-VALUE}).")
+    float repetitionPenalty;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Random seed for sampling.")
+    Long seed;
+
+    @Option(names = "--system", paramLabel = "TEXT", description = "System prompt (default: the DeepSeek-VL one).")
+    String system;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
+    boolean json;
+
+    @ParentCommand
+    Main parent;
+
+    @Override
+    public Integer call() throws Exception {
+        SamplingOptions options = new SamplingOptions(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed);
+        if (threads != null) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+            }
+            Parallel.setThreads(threads);
+        }
+        PrintStream out = Streams.out();
+        PrintStream err = Streams.err();
+        List<RgbImage> decoded = new ArrayList<>();
+        for (String image : images) {
+            decoded.add(ImageLoader.load(image));
+        }
+        Path folder = model.resolve();
+        long t0 = System.nanoTime();
+        try (DeepSeekVl vl = DeepSeekVl.load(folder)) {
+            double loadSeconds = (System.nanoTime() - t0) / 1e9;
+            if (parent.verbose) {
+                err.printf("loaded %s in %.2f s%n", folder, loadSeconds);
+            }
+            List<Message> messages = List.of(Message.user(prompt, decoded.toArray(RgbImage[]::new)));
+            Prompt p = vl.prompt(messages, system == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : system);
+            GenerationResult r = vl.generate(p, options, json ? (id, text) -> { } : (id, text) -> {
+                out.print(text);
+                out.flush();
+            });
+            if (json) {
+                Map<String, Object> obj = new LinkedHashMap<>();
+                obj.put("model", model.model);
+                obj.put("prompt_tokens", r.promptTokens());
+                obj.put("completion_tokens", r.tokenIds().length);
+                obj.put("completion_token_ids", r.tokenIds());
+                obj.put("text", r.text());
+                obj.put("finish_reason", r.finishReason().json());
+                Map<String, Double> timings = new LinkedHashMap<>();
+                timings.put("load_s", loadSeconds);
+                timings.putAll(r.timings());
+                obj.put("timings", timings);
+                out.println(new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS).writeValueAsString(obj));
+            } else {
+                out.println();
+            }
+            if (parent.verbose) {
+                err.println(Timings.summary(r));
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,181 @@
+package ai.vl4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The vl4j command end to end, in process: golden greedy ids through --json, and one-line errors. */
+class CliTest {
+    static final Path TESTDATA = Path.of(System.getProperty("vl4j.testdata", "../testdata"));
+    static final Path FIXTURE = TESTDATA.resolve("tiny-dsvl-1.3b");
+    static final Path MODEL = FIXTURE.resolve("model");
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result vl4j(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Main.execute(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    static JsonNode json(Path file) throws IOException {
+        return JSON.readTree(file.toFile());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"dog_a__en", "dog_a__zh", "synth_640x427_q90__en", "tiny_37x91_rgba__zh", "dog_a+synth_640x427_q90__cmp"})
+    void runJsonGivesTheGoldenGreedyTokens(String caseName) throws IOException {
+        Path dir = FIXTURE.resolve("expected").resolve(caseName);
+        JsonNode prompt = json(dir.resolve("prompt.json"));
+        JsonNode greedy = json(dir.resolve("greedy.json"));
+        List<String> args = new ArrayList<>(List.of("run", "--model", MODEL.toString(), "--json",
+                "--prompt", prompt.get("user_content").asText(), "--max-new-tokens", greedy.get("new_tokens").size() + ""));
+        for (JsonNode stem : prompt.get("images")) {
+            String file = json(FIXTURE.resolve("expected").resolve(stem.asText()).resolve("image_meta.json")).get("file").asText();
+            args.add("--image");
+            args.add(FIXTURE.resolve("images").resolve(file).toString());
+        }
+        Result r = vl4j(args.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        JsonNode out = JSON.readTree(r.out());
+        assertArrayEquals(ints(greedy.get("new_tokens")), ints(out.get("completion_token_ids")), caseName);
+        assertEquals(prompt.get("input_ids").size(), out.get("prompt_tokens").asInt());
+        assertEquals("length", out.get("finish_reason").asText());
+        assertEquals(MODEL.toString(), out.get("model").asText());
+        for (String key : List.of("prefill_s", "decode_s", "ttft_s", "vision_s")) {
+            assertTrue(out.get("timings").has(key), "timings." + key);
+        }
+    }
+
+    @Test
+    void streamedTextEqualsJsonText() throws IOException {
+        String image = FIXTURE.resolve("images/dog_a.png").toString();
+        Result json = vl4j("run", "-m", MODEL.toString(), "-i", image, "-p", "Describe this image.", "--max-new-tokens", "12", "--json");
+        Result text = vl4j("run", "-m", MODEL.toString(), "-i", image, "-p", "Describe this image.", "--max-new-tokens", "12");
+        assertEquals(0, text.code(), text.err());
+        assertEquals(JSON.readTree(json.out()).get("text").asText() + System.lineSeparator(), text.out());
+    }
+
+    @Test
+    void tokenizeJson() throws IOException {
+        Result r = vl4j("tokenize", "--model", MODEL.toString(), "--json", "Hello world");
+        assertEquals(0, r.code(), r.err());
+        JsonNode out = JSON.readTree(r.out());
+        assertArrayEquals(new int[] {100000, 17464, 1843}, ints(out.get("ids")));
+        assertEquals("Ġworld", out.get("tokens").get(2).asText());
+        Result noBos = vl4j("tokenize", "--model", MODEL.toString(), "--no-bos", "--json", "Hello world");
+        assertArrayEquals(new int[] {17464, 1843}, ints(JSON.readTree(noBos.out()).get("ids")));
+    }
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void truncatedWeightsFile() throws IOException {
+        Path model = copyModel();
+        Path weights = model.resolve("model.safetensors");
+        byte[] bytes = Files.readAllBytes(weights);
+        Files.write(weights, java.util.Arrays.copyOf(bytes, bytes.length / 2));
+        Result r = expectError(1, "run", "-m", model.toString(), "-p", "hi");
+        assertTrue(r.err().contains("model.safetensors") && r.err().contains("out of range"), r.err());
+    }
+
+    @Test
+    void configMissingAKey() throws IOException {
+        Path model = copyModel();
+        ObjectNode config = (ObjectNode) json(model.resolve("config.json"));
+        config.remove("aligner_config");
+        JSON.writeValue(model.resolve("config.json").toFile(), config);
+        Result r = expectError(1, "run", "-m", model.toString(), "-p", "hi");
+        assertTrue(r.err().contains("config.json: aligner_config is missing"), r.err());
+    }
+
+    @Test
+    void fileThatIsNotAnImage() throws IOException {
+        Path fake = tmp.resolve("cat.jpg");
+        Files.writeString(fake, "meow");
+        Result r = expectError(2, "run", "-m", MODEL.toString(), "-i", fake.toString(), "-p", "What is this?");
+        assertTrue(r.err().contains("cat.jpg: not an image"), r.err());
+    }
+
+    @Test
+    void moreImagesThanPlaceholders() {
+        String image = FIXTURE.resolve("images/dog_a.png").toString();
+        Result r = expectError(2, "run", "-m", MODEL.toString(), "-i", image, "-i", image, "-p", "<image_placeholder>What is this?");
+        assertTrue(r.err().contains("the prompt has 1 <image_placeholder> tag but 2 images were given"), r.err());
+    }
+
+    @Test
+    void promptLongerThanTheContext() throws IOException {
+        Result r = expectError(2, "run", "-m", MODEL.toString(), "-p", "word ".repeat(17000));
+        assertTrue(r.err().contains("but the model's context holds 16384"), r.err());
+    }
+
+    @Test
+    void missingModelFolderAndBadFlags() {
+        Result r = expectError(2, "run", "-m", tmp.resolve("nope").toString(), "-p", "hi");
+        assertTrue(r.err().contains("model folder not found"), r.err());
+        Result flags = vl4j("run", "--bogus");
+        assertEquals(2, flags.code());
+        assertTrue(flags.err().startsWith("vl4j: "), flags.err());
+        Result temp = expectError(2, "run", "-m", MODEL.toString(), "-p", "hi", "--temperature", "-1");
+        assertTrue(temp.err().contains("temperature must be >= 0"), temp.err());
+    }
+
+    @Test
+    void verboseShowsTheStackTrace() {
+        Result r = vl4j("run", "--verbose", "-m", tmp.resolve("nope").toString(), "-p", "hi");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("\tat ai.vl4j"), r.err());
+    }
+
+    /** One line on stderr naming the problem, no stack trace, the expected exit code. */
+    private static Result expectError(int code, String... args) {
+        Result r = vl4j(args);
+        assertEquals(code, r.code(), r.err());
+        List<String> lines = r.err().lines().toList();
+        assertEquals(1, lines.size(), "stderr should be one line: " + r.err());
+        assertTrue(lines.getFirst().startsWith("vl4j: error: "), r.err());
+        assertFalse(r.err().contains("\tat "), r.err());
+        return r;
+    }
+
+    private Path copyModel() throws IOException {
+        Path model = Files.createDirectories(tmp.resolve("model"));
+        try (Stream<Path> files = Files.list(MODEL)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, model.resolve(f.getFileName()));
+            }
+        }
+        return model;
+    }
+
+    private static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = array.get(i).asInt();
+        }
+        return out;
+    }
+}
