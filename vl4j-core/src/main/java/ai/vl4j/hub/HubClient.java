@@ -44,13 +44,16 @@ public final class HubClient {
     private final URI endpoint;
     private final String token;
     private final HfCache cache;
-    private final HttpClient http;
+    private final HttpClient http;        // follows redirects to the CDN
+    private final HttpClient headClient;  // does not: the hub's own headers carry the checksum
 
     public HubClient(URI endpoint, String token, HfCache cache) {
         this.endpoint = endpoint;
         this.token = token;
         this.cache = cache;
         this.http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL)
+                .connectTimeout(Duration.ofSeconds(30)).build();
+        this.headClient = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
                 .connectTimeout(Duration.ofSeconds(30)).build();
     }
 
@@ -107,56 +110,63 @@ public final class HubClient {
 
     private void fetch(String repoId, String commit, String file, Path repo, Path snapshot, Progress progress) throws IOException {
         URI uri = URI.create(endpoint + "/" + repoId + "/resolve/" + commit + "/" + encode(file));
-        Path partial = repo.resolve("blobs").resolve(commit + "-" + file + ".incomplete");
-        long have = Files.exists(partial) ? Files.size(partial) : 0;
-        HttpRequest.Builder request = request(uri);
-        if (have > 0) {
-            request.header("Range", "bytes=" + have + "-");
+        // The hub names a file's content in the headers of its own answer, before any redirect to a CDN:
+        // X-Linked-Etag is the SHA-256 of an LFS file, ETag the git id of a small one.
+        HttpResponse<Void> head = sendHead(uri, file);
+        if (head.statusCode() >= 400) {
+            throw new IOException(file + ": HTTP " + head.statusCode());
         }
-        HttpResponse<InputStream> response = send(request.build(), file);
-        int status = response.statusCode();
-        if (status == 416) { // the partial file is already complete
-            response.body().close();
-        } else {
-            if (status != 200 && status != 206) {
-                response.body().close();
-                throw new IOException(file + ": HTTP " + status);
-            }
-            boolean append = status == 206;
-            if (!append) {
-                have = 0;
-            }
-            long total = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-            total = total < 0 ? -1 : total + have;
-            try (InputStream in = response.body();
-                 OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                         append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
-                byte[] buf = new byte[1 << 20];
-                long done = have;
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    out.write(buf, 0, n);
-                    done += n;
-                    progress.update(file, done, total);
+        String etag = etag(head);
+        String blobName = etag != null ? etag : commit + "-" + file;
+        Path blob = repo.resolve("blobs").resolve(blobName);
+        if (!Files.isRegularFile(blob)) {
+            Path partial = repo.resolve("blobs").resolve(blobName + ".incomplete");
+            downloadTo(uri, file, partial, progress);
+            if (etag != null && SHA256.matcher(etag).matches()) {
+                String actual = sha256(partial);
+                if (!actual.equals(etag)) {
+                    Files.delete(partial);
+                    throw new IOException(file + ": checksum mismatch (expected sha256 " + etag + ", got " + actual
+                            + "); the partial file was removed, run again");
                 }
             }
+            Files.move(partial, blob, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
-        String etag = etag(response);
-        String blobName = etag != null ? etag : commit + "-" + file.replace('/', '_');
-        if (etag != null && SHA256.matcher(etag).matches()) {
-            String actual = sha256(partial);
-            if (!actual.equals(etag)) {
-                Files.delete(partial);
-                throw new IOException(file + ": checksum mismatch (expected sha256 " + etag + ", got " + actual + "); the partial file was removed, run again");
-            }
-        }
-        Path blob = repo.resolve("blobs").resolve(blobName);
-        Files.move(partial, blob, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         Path link = snapshot.resolve(file);
         try {
             Files.createSymbolicLink(link, link.getParent().relativize(blob));
         } catch (UnsupportedOperationException | IOException e) {
             Files.copy(blob, link, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** GETs uri into partial, continuing with a range request where an earlier attempt stopped. */
+    private void downloadTo(URI uri, String file, Path partial, Progress progress) throws IOException {
+        long have = Files.exists(partial) ? Files.size(partial) : 0;
+        HttpResponse<InputStream> response = getFollowingRedirects(uri, have, file);
+        int status = response.statusCode();
+        if (status == 416) { // nothing left to fetch: the partial file is complete
+            response.body().close();
+            return;
+        }
+        if (status != 200 && status != 206) {
+            response.body().close();
+            throw new IOException(file + ": HTTP " + status);
+        }
+        boolean append = status == 206;
+        long done = append ? have : 0;
+        long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+        long total = length < 0 ? -1 : length + done;
+        try (InputStream in = response.body();
+             OutputStream out = Files.newOutputStream(partial, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                     append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
+            byte[] buf = new byte[1 << 20];
+            int n;
+            while ((n = in.read(buf)) > 0) {
+                out.write(buf, 0, n);
+                done += n;
+                progress.update(file, done, total);
+            }
         }
     }
 
@@ -167,7 +177,7 @@ public final class HubClient {
             return null;
         }
         v = v.replace("W/", "").replace("\"", "").trim();
-        return v.isEmpty() || v.contains("/") ? null : v;
+        return v.isEmpty() || !v.matches("[A-Za-z0-9._-]+") ? null : v;
     }
 
     private JsonNode getJson(String url, String repoId) {
@@ -194,6 +204,49 @@ public final class HubClient {
             b.header("Authorization", "Bearer " + token);
         }
         return b;
+    }
+
+    /**
+     * GET with redirects followed here rather than by the client, so the hub token is never sent to another
+     * host (CDN links are pre-signed and reject a second credential).
+     */
+    private HttpResponse<InputStream> getFollowingRedirects(URI uri, long rangeStart, String file) throws IOException {
+        URI current = uri;
+        for (int hop = 0; hop < 10; hop++) {
+            HttpRequest.Builder b = current.getHost() != null && current.getHost().equals(endpoint.getHost())
+                    && current.getPort() == endpoint.getPort() ? request(current) : HttpRequest.newBuilder(current).header("User-Agent", "vl4j");
+            if (rangeStart > 0) {
+                b.header("Range", "bytes=" + rangeStart + "-");
+            }
+            HttpResponse<InputStream> response;
+            try {
+                response = headClient.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("download interrupted", e);
+            }
+            int status = response.statusCode();
+            if (status < 300 || status >= 400 || status == 304) {
+                return response;
+            }
+            response.body().close();
+            String location = response.headers().firstValue("Location")
+                    .orElseThrow(() -> new IOException(file + ": redirect without a Location"));
+            current = current.resolve(location);
+        }
+        throw new IOException(file + ": too many redirects");
+    }
+
+    private HttpResponse<Void> sendHead(URI uri, String what) {
+        try {
+            return headClient.send(request(uri).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
+                    HttpResponse.BodyHandlers.discarding());
+        } catch (IOException e) {
+            throw new Vl4jException(what + ": cannot reach " + endpoint + " (" + e.getMessage() + ")", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Vl4jException(what + ": download interrupted", e);
+        }
     }
 
     private HttpResponse<InputStream> send(HttpRequest request, String what) {

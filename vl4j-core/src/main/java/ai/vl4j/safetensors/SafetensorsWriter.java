@@ -58,7 +58,7 @@ public final class SafetensorsWriter {
         }
         Path parent = target.toAbsolutePath().getParent();
         Files.createDirectories(parent);
-        Path tmp = Files.createTempFile(parent, target.getFileName().toString(), ".partial");
+        Path tmp = parent.resolve(target.getFileName() + ".partial");
         try {
             try (OutputStream out = Files.newOutputStream(tmp)) {
                 out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());

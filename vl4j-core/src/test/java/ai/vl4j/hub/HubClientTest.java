@@ -37,6 +37,7 @@ class HubClientTest {
     @TempDir
     Path dir;
     HttpServer server;
+    HttpServer cdn; // a second origin, as the real hub redirects LFS downloads to another host
     final List<String> requests = new CopyOnWriteArrayList<>();
     final byte[] weights = new byte[300_000];
     final byte[] config = "{\"a\": 1}".getBytes(StandardCharsets.UTF_8);
@@ -50,17 +51,22 @@ class HubClientTest {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
         server.start();
+        cdn = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        cdn.createContext("/", this::handle);
+        cdn.start();
     }
 
     @AfterEach
     void stop() {
         server.stop(0);
+        cdn.stop(0);
     }
 
     private void handle(HttpExchange ex) throws IOException {
         String path = ex.getRequestURI().getPath();
         String range = ex.getRequestHeaders().getFirst("Range");
-        requests.add(path + (range == null ? "" : " " + range));
+        String auth = ex.getRequestHeaders().getFirst("Authorization");
+        requests.add(ex.getRequestMethod() + " " + path + (range == null ? "" : " " + range) + (auth == null ? "" : " auth=" + auth));
         byte[] body;
         int status = 200;
         if (path.equals("/api/models/" + REPO + "/revision/main")) {
@@ -70,11 +76,17 @@ class HubClientTest {
             body = config;
             ex.getResponseHeaders().add("ETag", "\"abc123\"");
         } else if (path.equals("/" + REPO + "/resolve/" + COMMIT + "/model.safetensors")) {
+            // like the real hub: LFS files redirect to a CDN; the checksum is on the hub's own answer
+            ex.getResponseHeaders().add("X-Linked-Etag", "\"" + weightsSha + "\"");
+            ex.getResponseHeaders().add("Location", "http://127.0.0.1:" + cdn.getAddress().getPort() + "/cdn/blob-1");
+            body = new byte[0];
+            status = 302;
+        } else if (path.equals("/cdn/blob-1")) {
             body = weights.clone();
             if (corrupt) {
                 body[17] ^= 1;
             }
-            ex.getResponseHeaders().add("X-Linked-Etag", "\"" + weightsSha + "\"");
+            ex.getResponseHeaders().add("ETag", "\"d41d8cd98f00b204e9800998ecf8427e\"");
             if (range != null) {
                 int from = Integer.parseInt(range.replace("bytes=", "").replace("-", ""));
                 body = java.util.Arrays.copyOfRange(body, from, body.length);
@@ -84,7 +96,12 @@ class HubClientTest {
             body = "not found".getBytes(StandardCharsets.UTF_8);
             status = 404;
         }
-        ex.sendResponseHeaders(status, body.length);
+        if (ex.getRequestMethod().equals("HEAD")) {
+            ex.sendResponseHeaders(status, -1);
+            ex.close();
+            return;
+        }
+        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(body);
         }
@@ -114,11 +131,19 @@ class HubClientTest {
     }
 
     @Test
+    void tokenGoesToTheHubButNeverToTheCdn() {
+        new HubClient(URI.create("http://127.0.0.1:" + server.getAddress().getPort()), "secret", new HfCache(dir.resolve("hub")))
+                .download(REPO, "main", (f, d, t) -> { });
+        assertTrue(requests.contains("GET /api/models/" + REPO + "/revision/main auth=Bearer secret"), requests.toString());
+        assertTrue(requests.contains("GET /cdn/blob-1"), requests.toString());
+    }
+
+    @Test
     void resumesAnInterruptedDownload() throws IOException {
         Path blobs = Files.createDirectories(dir.resolve("hub/models--deepseek-ai--tiny-vl/blobs"));
-        Files.write(blobs.resolve(COMMIT + "-model.safetensors.incomplete"), java.util.Arrays.copyOf(weights, 100_000));
+        Files.write(blobs.resolve(weightsSha + ".incomplete"), java.util.Arrays.copyOf(weights, 100_000));
         Path snapshot = client().download(REPO, "main", (f, d, t) -> { });
-        assertTrue(requests.contains("/" + REPO + "/resolve/" + COMMIT + "/model.safetensors bytes=100000-"), requests.toString());
+        assertTrue(requests.contains("GET /cdn/blob-1 bytes=100000-"), requests.toString());
         assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
     }
 
