@@ -86,6 +86,7 @@ public final class Fixtures {
             fail(String.format("%s: %d of %d values outside atol %.0e + rtol %.0e; first at %d: %.7f vs %.7f; max diff %.3e",
                     label, bad, actual.length, ATOL, RTOL, worst, actual[worst], expected[worst], maxDiff));
         }
+        System.out.printf("OK %-40s max |diff| = %.2e over %d values%n", label, maxDiff, actual.length);
         return maxDiff;
     }
 

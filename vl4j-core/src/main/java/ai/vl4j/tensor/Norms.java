@@ -17,15 +17,16 @@ public final class Norms {
                 for (int i = 0; i < d; i++) {
                     sum += x[off + i];
                 }
-                float mean = (float) (sum / d);
+                // Centre in double: inputs with a large mean and a tiny spread would lose digits in float.
+                double mean = sum / d;
                 double sq = 0;
                 for (int i = 0; i < d; i++) {
-                    float c = x[off + i] - mean;
-                    sq += (double) c * c;
+                    double c = x[off + i] - mean;
+                    sq += c * c;
                 }
-                float inv = (float) (1.0 / Math.sqrt(sq / d + eps));
+                double inv = 1.0 / Math.sqrt(sq / d + eps);
                 for (int i = 0; i < d; i++) {
-                    out[off + i] = (x[off + i] - mean) * inv * gamma[i] + beta[i];
+                    out[off + i] = (float) ((x[off + i] - mean) * inv) * gamma[i] + beta[i];
                 }
             }
         });
