@@ -1,9 +1,8 @@
 package ai.vl4j.vlm;
 
 import ai.vl4j.InvalidInputException;
-import ai.vl4j.generate.FinishReason;
 import ai.vl4j.generate.GenerationResult;
-import ai.vl4j.generate.Sampler;
+import ai.vl4j.generate.Generator;
 import ai.vl4j.generate.SamplingOptions;
 import ai.vl4j.generate.TokenListener;
 import ai.vl4j.image.ImageProcessor;
@@ -13,7 +12,6 @@ import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
-import ai.vl4j.text.StreamDecoder;
 import ai.vl4j.text.Tokenizer;
 import ai.vl4j.vision.SigLipVit;
 import ai.vl4j.vision.VisionTower;
@@ -165,42 +163,14 @@ public final class DeepSeekVl implements AutoCloseable {
 
         long prefillStart = System.nanoTime();
         KvCache cache = new KvCache(config.language(), promptLength + Math.max(maxNew, 1));
-        float[] hidden = llm.forward(x, promptLength, cache);
-        float[] logits = llm.logits(hidden, promptLength - 1);
+        float[] logits = llm.logits(llm.forward(x, promptLength, cache), promptLength - 1);
         long prefillEnd = System.nanoTime();
 
-        Sampler sampler = new Sampler(options);
-        StreamDecoder decoder = tokenizer.streamDecoder(true);
-        StringBuilder text = new StringBuilder();
-        int[] generated = new int[maxNew];
-        int count = 0;
-        FinishReason reason = FinishReason.LENGTH;
-        long firstToken = prefillEnd;
-        while (count < maxNew) {
-            int next = sampler.next(logits, generated, count);
-            if (count == 0) {
-                firstToken = System.nanoTime();
-            }
-            if (next == tokenizer.eosId()) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            generated[count++] = next;
-            String piece = decoder.next(next);
-            text.append(piece);
-            listener.onToken(next, piece);
-            if (count == maxNew) {
-                break;
-            }
-            hidden = llm.forward(llm.embed(new int[] {next}), 1, cache);
-            logits = llm.logits(hidden, 0);
-        }
-        String tail = decoder.finish();
-        if (!tail.isEmpty()) {
-            text.append(tail);
-            listener.onToken(-1, tail);
-        }
+        Generator.Outcome out = Generator.run(logits, id -> llm.logits(llm.forward(llm.embed(new int[] {id}), 1, cache), 0),
+                tokenizer.eosId(), maxNew, options, tokenizer.streamDecoder(true), listener);
         long end = System.nanoTime();
+        long firstToken = out.firstTokenNanos();
+        int count = out.tokenIds().length;
 
         double prefill = (prefillEnd - prefillStart) / 1e9;
         double decode = (end - firstToken) / 1e9;
@@ -210,7 +180,7 @@ public final class DeepSeekVl implements AutoCloseable {
         timings.put("total_s", (end - start) / 1e9);
         timings.put("prefill_tok_s", promptLength / Math.max(prefill, 1e-9));
         timings.put("decode_tok_s", count > 1 ? (count - 1) / Math.max(decode, 1e-9) : 0.0);
-        return new GenerationResult(promptLength, java.util.Arrays.copyOf(generated, count), text.toString(), reason, timings);
+        return new GenerationResult(promptLength, out.tokenIds(), out.text(), out.finishReason(), timings);
     }
 
     @Override
