@@ -2,6 +2,7 @@ package ai.vl4j.cli;
 
 import ai.vl4j.generate.GenerationResult;
 import ai.vl4j.generate.SamplingOptions;
+import ai.vl4j.generate.TokenListener;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.tensor.Parallel;
@@ -90,9 +91,22 @@ final class RunCommand implements Callable<Integer> {
             }
             List<Message> messages = List.of(Message.user(prompt, decoded.toArray(RgbImage[]::new)));
             Prompt p = vl.prompt(messages, system == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : system);
-            GenerationResult r = vl.generate(p, options, json ? (id, text) -> { } : (id, text) -> {
-                out.print(text);
-                out.flush();
+            boolean verbose = parent.verbose;
+            GenerationResult r = vl.generate(p, options, new TokenListener() {
+                @Override
+                public void onToken(int id, String text) {
+                    if (!json) {
+                        out.print(text);
+                        out.flush();
+                    }
+                }
+
+                @Override
+                public void onStage(String stage, double seconds) {
+                    if (verbose) {
+                        err.printf("%s in %.2f s%n", stage, seconds);
+                    }
+                }
             });
             if (json) {
                 Map<String, Object> obj = new LinkedHashMap<>();

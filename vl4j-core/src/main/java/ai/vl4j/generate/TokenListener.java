@@ -10,5 +10,12 @@ public interface TokenListener {
      */
     void onToken(int id, String text);
 
+    /**
+     * A stage of the work before the first token finished (e.g. "image 1/2 vision", "prefill 625 tokens"):
+     * for progress displays. Does nothing unless overridden.
+     */
+    default void onStage(String stage, double seconds) {
+    }
+
     TokenListener NONE = (id, text) -> { };
 }

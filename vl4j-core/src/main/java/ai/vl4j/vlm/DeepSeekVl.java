@@ -121,6 +121,10 @@ public final class DeepSeekVl implements AutoCloseable {
 
     /** Embeds the prompt's ids and overwrites each image span with that image's embedding rows: [T, H]. */
     public float[] inputEmbeddings(Prompt prompt, Map<String, Double> timings) {
+        return inputEmbeddings(prompt, timings, TokenListener.NONE);
+    }
+
+    private float[] inputEmbeddings(Prompt prompt, Map<String, Double> timings, TokenListener listener) {
         int h = config.language().hiddenSize();
         float[] x = llm.embed(prompt.inputIds());
         for (int i = 0; i < prompt.images().size(); i++) {
@@ -135,6 +139,7 @@ public final class DeepSeekVl implements AutoCloseable {
             timings.merge("preprocess_s", (t1 - t0) / 1e9, Double::sum);
             timings.merge("vision_s", (t2 - t1) / 1e9, Double::sum);
             timings.merge("aligner_s", (t3 - t2) / 1e9, Double::sum);
+            listener.onStage("image " + (i + 1) + "/" + prompt.images().size() + " encoded", (t3 - t0) / 1e9);
         }
         return x;
     }
@@ -159,12 +164,13 @@ public final class DeepSeekVl implements AutoCloseable {
         int maxNew = Math.min(options.maxNewTokens(), contextLength - promptLength);
         Map<String, Double> timings = new LinkedHashMap<>();
         long start = System.nanoTime();
-        float[] x = inputEmbeddings(prompt, timings);
+        float[] x = inputEmbeddings(prompt, timings, listener);
 
         long prefillStart = System.nanoTime();
         KvCache cache = new KvCache(config.language(), promptLength + Math.max(maxNew, 1));
         float[] logits = llm.logits(llm.forward(x, promptLength, cache), promptLength - 1);
         long prefillEnd = System.nanoTime();
+        listener.onStage("prefill " + promptLength + " tokens", (prefillEnd - prefillStart) / 1e9);
 
         Generator.Outcome out = Generator.run(logits, id -> llm.logits(llm.forward(llm.embed(new int[] {id}), 1, cache), 0),
                 tokenizer.eosId(), maxNew, options, tokenizer.streamDecoder(true), listener);
