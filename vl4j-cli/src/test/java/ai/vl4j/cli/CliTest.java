@@ -1,10 +1,12 @@
 package ai.vl4j.cli;
 
+import static ai.vl4j.Fixtures.ints;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.vl4j.Fixtures;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -24,9 +26,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** The vl4j command end to end, in process: golden greedy ids through --json, and one-line errors. */
 class CliTest {
-    static final Path TESTDATA = Path.of(System.getProperty("vl4j.testdata", "../testdata"));
-    static final Path FIXTURE = TESTDATA.resolve("tiny-dsvl-1.3b");
-    static final Path MODEL = FIXTURE.resolve("model");
+    static final Path FIXTURE = Fixtures.TINY_13B;
+    static final Path MODEL = Fixtures.TINY_13B_MODEL;
     static final ObjectMapper JSON = new ObjectMapper();
 
     record Result(int code, String out, String err) {
@@ -39,8 +40,8 @@ class CliTest {
         return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
-    static JsonNode json(Path file) throws IOException {
-        return JSON.readTree(file.toFile());
+    static JsonNode json(Path file) {
+        return Fixtures.json(file);
     }
 
     @ParameterizedTest
@@ -169,13 +170,5 @@ class CliTest {
             }
         }
         return model;
-    }
-
-    private static int[] ints(JsonNode array) {
-        int[] out = new int[array.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = array.get(i).asInt();
-        }
-        return out;
     }
 }

@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -85,12 +84,11 @@ public final class SafetensorsFile {
         long dataSize = size - dataStart;
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : header.properties()) {
             String name = e.getKey();
             JsonNode entry = e.getValue();
             if (name.equals("__metadata__")) {
-                entry.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+                entry.properties().forEach(m -> metadata.put(m.getKey(), m.getValue().asText()));
                 continue;
             }
             tensors.put(name, tensor(path, name, entry, file, dataStart, dataSize));

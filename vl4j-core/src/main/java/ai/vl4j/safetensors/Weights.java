@@ -89,7 +89,7 @@ public final class Weights implements AutoCloseable {
             throw new ModelFormatException(index + ": missing key weight_map");
         }
         Map<String, List<String>> namesByShard = new TreeMap<>();
-        weightMap.fields().forEachRemaining(e ->
+        weightMap.properties().forEach(e ->
                 namesByShard.computeIfAbsent(e.getValue().asText(), k -> new ArrayList<>()).add(e.getKey()));
         for (Map.Entry<String, List<String>> shard : namesByShard.entrySet()) {
             Path file = folder.resolve(shard.getKey());

@@ -50,7 +50,7 @@ public final class Tokenizer implements AutoCloseable {
         tokens = new String[size];
         tokenBytes = new byte[size][];
         special = new boolean[size];
-        vocab.fields().forEachRemaining(e -> tokens[e.getValue().asInt()] = e.getKey());
+        vocab.properties().forEach(e -> tokens[e.getValue().asInt()] = e.getKey());
         for (JsonNode a : added) {
             int id = a.path("id").asInt();
             tokens[id] = a.path("content").asText();
