@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -88,9 +87,5 @@ public final class Fixtures {
         }
         System.out.printf("OK %-40s max |diff| = %.2e over %d values%n", label, maxDiff, actual.length);
         return maxDiff;
-    }
-
-    public static boolean exists(Path p) {
-        return Files.exists(p);
     }
 }

@@ -242,7 +242,7 @@ public final class HubClient {
             return headClient.send(request(uri).method("HEAD", HttpRequest.BodyPublishers.noBody()).build(),
                     HttpResponse.BodyHandlers.discarding());
         } catch (IOException e) {
-            throw new Vl4jException(what + ": cannot reach " + endpoint + " (" + e.getMessage() + ")", e);
+            throw new Vl4jException(what + ": cannot reach " + endpoint + " (" + describe(e) + "); check the network or HF_ENDPOINT", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Vl4jException(what + ": download interrupted", e);
@@ -253,11 +253,15 @@ public final class HubClient {
         try {
             return http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
-            throw new Vl4jException(what + ": cannot reach " + endpoint + " (" + e.getMessage() + ")", e);
+            throw new Vl4jException(what + ": cannot reach " + endpoint + " (" + describe(e) + "); check the network or HF_ENDPOINT", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new Vl4jException(what + ": download interrupted", e);
         }
+    }
+
+    private static String describe(IOException e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + ": " + e.getMessage();
     }
 
     private static String encode(String pathPart) {

@@ -96,7 +96,7 @@ public final class MlpAligner {
         return hiddenLayers(x, n, 0);
     }
 
-    /** Applies GELU then layers[first..], each preceded by GELU. */
+    /** x = layers[i](GELU(x)) for i = first, first+1, ...: every hidden Linear takes the GELU of its input. */
     private float[] hiddenLayers(float[] x, int n, int first) {
         for (int i = first; i < layers.size(); i++) {
             Activations.gelu(x, x.length);
