@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import ai.vl4j.safetensors.SafetensorsFile;
 import ai.vl4j.tensor.Tensor;
+import ai.vl4j.text.Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -24,8 +25,17 @@ public final class Fixtures {
     public static final double RTOL = 1e-4;
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static Tokenizer tokenizer;
 
     private Fixtures() {
+    }
+
+    /** The fixture's tokenizer, loaded once for all tests (the JVM exit frees it). */
+    public static synchronized Tokenizer tokenizer() {
+        if (tokenizer == null) {
+            tokenizer = Tokenizer.load(TINY_13B_MODEL.resolve("tokenizer.json"));
+        }
+        return tokenizer;
     }
 
     public static JsonNode json(Path file) {

@@ -11,7 +11,6 @@ import ai.vl4j.text.Message;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -82,16 +81,16 @@ final class RunCommand implements Callable<Integer> {
         for (String image : images) {
             decoded.add(ImageLoader.load(image));
         }
+        boolean verbose = parent.verbose;
         Path folder = model.resolve();
         long t0 = System.nanoTime();
         try (DeepSeekVl vl = DeepSeekVl.load(folder)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
-            if (parent.verbose) {
+            if (verbose) {
                 err.printf("loaded %s in %.2f s%n", folder, loadSeconds);
             }
             List<Message> messages = List.of(Message.user(prompt, decoded.toArray(RgbImage[]::new)));
             Prompt p = vl.prompt(messages, system == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : system);
-            boolean verbose = parent.verbose;
             GenerationResult r = vl.generate(p, options, new TokenListener() {
                 @Override
                 public void onToken(int id, String text) {
@@ -120,11 +119,11 @@ final class RunCommand implements Callable<Integer> {
                 timings.put("load_s", loadSeconds);
                 timings.putAll(r.timings());
                 obj.put("timings", timings);
-                out.println(new ObjectMapper().disable(SerializationFeature.FAIL_ON_EMPTY_BEANS).writeValueAsString(obj));
+                out.println(new ObjectMapper().writeValueAsString(obj));
             } else {
                 out.println();
             }
-            if (parent.verbose) {
+            if (verbose) {
                 err.println(Timings.summary(r));
             }
         }

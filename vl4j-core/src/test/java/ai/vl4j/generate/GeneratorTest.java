@@ -7,7 +7,6 @@ import ai.vl4j.Fixtures;
 import ai.vl4j.text.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -17,12 +16,7 @@ class GeneratorTest {
 
     @BeforeAll
     static void load() {
-        tokenizer = Tokenizer.load(Fixtures.TINY_13B_MODEL.resolve("tokenizer.json"));
-    }
-
-    @AfterAll
-    static void close() {
-        tokenizer.close();
+        tokenizer = Fixtures.tokenizer();
     }
 
     /** Logits that make `id` the argmax. */

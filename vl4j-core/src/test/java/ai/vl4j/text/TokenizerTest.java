@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -23,12 +22,7 @@ class TokenizerTest {
 
     @BeforeAll
     static void load() {
-        tokenizer = Tokenizer.load(Fixtures.TINY_13B_MODEL.resolve("tokenizer.json"));
-    }
-
-    @AfterAll
-    static void close() {
-        tokenizer.close();
+        tokenizer = Fixtures.tokenizer();
     }
 
     static Stream<Arguments> vectors() {
