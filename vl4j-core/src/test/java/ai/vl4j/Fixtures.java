@@ -20,6 +20,8 @@ public final class Fixtures {
     public static final Path TESTDATA = Path.of(System.getProperty("vl4j.testdata", "../testdata"));
     public static final Path TINY_13B = TESTDATA.resolve("tiny-dsvl-1.3b");
     public static final Path TINY_13B_MODEL = TINY_13B.resolve("model");
+    public static final Path TINY_7B = TESTDATA.resolve("tiny-dsvl");
+    public static final Path TINY_7B_MODEL = TINY_7B.resolve("model");
     /** Tolerance of the fixture README §6: |x − ref| ≤ ATOL + RTOL·|ref|. */
     public static final double ATOL = 1e-4;
     public static final double RTOL = 1e-4;

@@ -46,24 +46,44 @@ class CliTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"dog_a__en", "dog_a__zh", "synth_640x427_q90__en", "tiny_37x91_rgba__zh", "dog_a+synth_640x427_q90__cmp"})
-    void runJsonGivesTheGoldenGreedyTokens(String caseName) throws IOException {
-        Path dir = FIXTURE.resolve("expected").resolve(caseName);
+    void runJsonGivesTheGoldenGreedyTokens13b(String caseName) {
+        assertGoldenRun(Fixtures.TINY_13B, caseName);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"dog_a__en", "dog_a__zh", "synth_640x427_q90__en", "synth_640x427_q90__zh", "tiny_37x91_rgba__en",
+            "tiny_37x91_rgba__zh"})
+    void runJsonGivesTheGoldenGreedyTokens7b(String caseName) {
+        assertGoldenRun(Fixtures.TINY_7B, caseName);
+    }
+
+    /** `vl4j run --json` on a fixture case: the user content as --prompt, its images as --image, in order. */
+    static void assertGoldenRun(Path fixture, String caseName) {
+        Path dir = fixture.resolve("expected").resolve(caseName);
         JsonNode prompt = json(dir.resolve("prompt.json"));
         JsonNode greedy = json(dir.resolve("greedy.json"));
-        List<String> args = new ArrayList<>(List.of("run", "--model", MODEL.toString(), "--json",
+        Path model = fixture.resolve("model");
+        List<String> args = new ArrayList<>(List.of("run", "--model", model.toString(), "--json",
                 "--prompt", prompt.get("user_content").asText(), "--max-new-tokens", greedy.get("new_tokens").size() + ""));
-        for (JsonNode stem : prompt.get("images")) {
-            String file = json(FIXTURE.resolve("expected").resolve(stem.asText()).resolve("image_meta.json")).get("file").asText();
+        List<String> stems = new ArrayList<>();
+        (prompt.has("images") ? prompt.get("images") : List.of(prompt.get("image"))).forEach(stem -> stems.add(stem.asText()));
+        for (String stem : stems) {
+            String file = json(fixture.resolve("expected").resolve(stem).resolve("image_meta.json")).get("file").asText();
             args.add("--image");
-            args.add(FIXTURE.resolve("images").resolve(file).toString());
+            args.add(fixture.resolve("images").resolve(file).toString());
         }
         Result r = vl4j(args.toArray(String[]::new));
         assertEquals(0, r.code(), r.err());
-        JsonNode out = JSON.readTree(r.out());
+        JsonNode out;
+        try {
+            out = JSON.readTree(r.out());
+        } catch (IOException e) {
+            throw new AssertionError("not JSON: " + r.out(), e);
+        }
         assertArrayEquals(ints(greedy.get("new_tokens")), ints(out.get("completion_token_ids")), caseName);
         assertEquals(prompt.get("input_ids").size(), out.get("prompt_tokens").asInt());
         assertEquals("length", out.get("finish_reason").asText());
-        assertEquals(MODEL.toString(), out.get("model").asText());
+        assertEquals(model.toString(), out.get("model").asText());
         for (String key : List.of("prefill_s", "decode_s", "ttft_s", "vision_s")) {
             assertTrue(out.get("timings").has(key), "timings." + key);
         }

@@ -153,7 +153,7 @@ public final class LlamaModel {
                     new Attention.Operand(s.q, h, 0),
                     new Attention.Operand(keyCache, kvDim, 0),
                     new Attention.Operand(valueCache, kvDim, 0),
-                    s.attn, h, n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(),
+                    new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(),
                     (float) (1.0 / Math.sqrt(cfg.headDim())), pos0);
             o.forward(s.attn, n, s.out);
             VectorMath.addInPlace(x, s.out, n * h);

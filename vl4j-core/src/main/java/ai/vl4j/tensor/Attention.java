@@ -1,9 +1,11 @@
 package ai.vl4j.tensor;
 
+import java.util.Arrays;
+
 /**
  * Multi-head scaled dot-product attention over row-major activations, one softmax row at a time
- * (float32, max-subtracted). Queries, keys and values are addressed as column windows of wider buffers, so
- * a fused qkv projection or a KV cache is read in place.
+ * (float32, max-subtracted). Queries, keys, values and outputs are addressed as windows of wider buffers, so
+ * a fused qkv projection, a KV cache or one attention window among many is read in place.
  *
  * <pre>
  * out[i, h·hd + c] = Σ_j p_ij · v[j, g·hd + c],   p_i = softmax_j(scale · q[i, h·hd ..] · k[j, g·hd ..])
@@ -15,7 +17,19 @@ public final class Attention {
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
     private static final int QUERY_BLOCK = 16;
 
-    /** Where a head's vectors sit: buffer, row stride and first column. */
+    /**
+     * Additive terms for one row of scores, before the softmax (e.g. SAM's decomposed relative positions).
+     * Called from worker threads, once per (head, query row).
+     */
+    @FunctionalInterface
+    public interface ScoreBias {
+        void add(int head, int queryRow, float[] scores, int keys);
+    }
+
+    /**
+     * Where the heads' vectors of row 0 start in a row-major buffer, and the distance between rows: row i, head h
+     * is at data[offset + i·stride + h·headDim ..]. The offset may skip whole rows (one window of many).
+     */
     public record Operand(float[] data, int stride, int offset) {
     }
 
@@ -25,8 +39,15 @@ public final class Attention {
     /**
      * @param causalPos0 absolute position of query row 0 for a causal mask, or -1 for none
      */
-    public static void multiHead(Operand q, Operand k, Operand v, float[] out, int outStride,
+    public static void multiHead(Operand q, Operand k, Operand v, Operand out,
                                  int nq, int nk, int nHeads, int nKvHeads, int headDim, float scale, int causalPos0) {
+        multiHead(q, k, v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, null);
+    }
+
+    /** As above, with bias (may be null) added to each row of scaled scores. */
+    public static void multiHead(Operand q, Operand k, Operand v, Operand out,
+                                 int nq, int nk, int nHeads, int nKvHeads, int headDim, float scale, int causalPos0,
+                                 ScoreBias bias) {
         int group = nHeads / nKvHeads;
         int qBlocks = (nq + QUERY_BLOCK - 1) / QUERY_BLOCK;
         Parallel.forRange(0, nHeads * qBlocks, 1, (lo, hi) -> {
@@ -45,11 +66,14 @@ public final class Attention {
                     for (int j = 0; j < keys; j++) {
                         scores[j] = scale * VectorMath.dot(q.data(), qRow, k.data(), j * k.stride() + kCol, headDim);
                     }
+                    if (bias != null) {
+                        bias.add(h, i, scores, keys);
+                    }
                     VectorMath.softmax(scores, 0, keys);
-                    int oRow = i * outStride + h * headDim;
-                    java.util.Arrays.fill(out, oRow, oRow + headDim, 0f);
+                    int oRow = i * out.stride() + out.offset() + h * headDim;
+                    Arrays.fill(out.data(), oRow, oRow + headDim, 0f);
                     for (int j = 0; j < keys; j++) {
-                        VectorMath.axpy(scores[j], v.data(), j * v.stride() + vCol, out, oRow, headDim);
+                        VectorMath.axpy(scores[j], v.data(), j * v.stride() + vCol, out.data(), oRow, headDim);
                     }
                 }
             }

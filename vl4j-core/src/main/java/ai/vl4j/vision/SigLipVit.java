@@ -20,12 +20,6 @@ import ai.vl4j.tensor.VectorMath;
  */
 public final class SigLipVit implements VisionTower {
 
-    /** Receives the residual stream after each block (for tests that compare intermediate taps). */
-    @FunctionalInterface
-    public interface BlockObserver {
-        void afterBlock(int block, float[] tokens);
-    }
-
     private final SigLipConfig cfg;
     private final Linear patchEmbed;    // conv [D, 3, P, P] seen as a matrix [D, 3·P·P]
     private final float[] posEmbed;     // [N, D]
@@ -68,65 +62,25 @@ public final class SigLipVit implements VisionTower {
 
     /** Features [N, D] of one image [3, S, S] with values in [0, 1]. */
     public float[] forward(float[] image) {
-        return forward(image, null);
+        return forward(image, Taps.NONE);
     }
 
-    public float[] forward(float[] image, BlockObserver observer) {
+    /** As {@link #forward(float[])}, handing the residual stream after block i to taps as "block" + i. */
+    public float[] forward(float[] image, Taps taps) {
         int n = cfg.numTokens();
         int d = cfg.width();
-        float[] patches = patchify(normalize(image));
+        float[] patches = Pixels.patches(Pixels.normalize(image, cfg.imageSize(), cfg.pixelMean(), cfg.pixelStd()),
+                cfg.imageSize(), cfg.patchSize());
         float[] x = new float[n * d];                               // [N, D]
         patchEmbed.forward(patches, n, x);
         VectorMath.addInPlace(x, posEmbed, n * d);
         Scratch s = new Scratch(cfg);
         for (int i = 0; i < blocks.length; i++) {
             blocks[i].forward(x, s);
-            if (observer != null) {
-                observer.afterBlock(i, x.clone());
-            }
+            taps.tap("block" + i, x);
         }
         norm.forward(x, x, n);
         return x;
-    }
-
-    /** (x - mean)/std per channel (torchvision Normalize), or a copy when the tower has no normalisation. */
-    private float[] normalize(float[] image) {
-        int plane = cfg.imageSize() * cfg.imageSize();
-        if (image.length != 3 * plane) {
-            throw new IllegalArgumentException("SigLIP expects [3, " + cfg.imageSize() + ", " + cfg.imageSize() + "] pixels");
-        }
-        float[] out = image.clone();
-        if (cfg.pixelMean() != null) {
-            for (int c = 0; c < 3; c++) {
-                float mean = cfg.pixelMean()[c];
-                float std = cfg.pixelStd()[c];
-                for (int i = c * plane; i < (c + 1) * plane; i++) {
-                    out[i] = (out[i] - mean) / std;
-                }
-            }
-        }
-        return out;
-    }
-
-    /** [3, S, S] -> [N, 3·P·P]: row p = (py, px) holds the patch in conv-weight order (c, ky, kx). */
-    private float[] patchify(float[] image) {
-        int s = cfg.imageSize();
-        int p = cfg.patchSize();
-        int grid = cfg.gridSize();
-        int rowLen = 3 * p * p;
-        float[] out = new float[cfg.numTokens() * rowLen];
-        for (int py = 0; py < grid; py++) {
-            for (int px = 0; px < grid; px++) {
-                int o = (py * grid + px) * rowLen;
-                for (int c = 0; c < 3; c++) {
-                    for (int ky = 0; ky < p; ky++) {
-                        System.arraycopy(image, c * s * s + (py * p + ky) * s + px * p, out, o, p);
-                        o += p;
-                    }
-                }
-            }
-        }
-        return out;
     }
 
     /** Activation buffers of one forward pass, reused by every block. */
@@ -177,7 +131,7 @@ public final class SigLipVit implements VisionTower {
                     new Attention.Operand(s.qkv, 3 * d, 0),
                     new Attention.Operand(s.qkv, 3 * d, d),
                     new Attention.Operand(s.qkv, 3 * d, 2 * d),
-                    s.attn, d, n, n, cfg.heads(), cfg.heads(), cfg.headDim(),
+                    new Attention.Operand(s.attn, d, 0), n, n, cfg.heads(), cfg.heads(), cfg.headDim(),
                     (float) (1.0 / Math.sqrt(cfg.headDim())), -1);
             proj.forward(s.attn, n, s.proj);
             VectorMath.addInPlace(x, s.proj, n * d);

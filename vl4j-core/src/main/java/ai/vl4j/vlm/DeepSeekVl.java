@@ -13,6 +13,7 @@ import ai.vl4j.safetensors.Weights;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
 import ai.vl4j.text.Tokenizer;
+import ai.vl4j.vision.HybridVisionTower;
 import ai.vl4j.vision.SigLipVit;
 import ai.vl4j.vision.VisionTower;
 import java.nio.file.Files;
@@ -36,6 +37,9 @@ import java.util.Map;
  * A loaded model holds no per-request state: several threads may generate at once.
  */
 public final class DeepSeekVl implements AutoCloseable {
+    /** Weight prefix of the 1.3B single tower (CLIPVisionTower.vision_tower). */
+    public static final String CLIP_TOWER_PREFIX = "vision_model.vision_tower.";
+
     private final Path folder;
     private final ModelConfig config;
     private final Weights weights;
@@ -53,7 +57,8 @@ public final class DeepSeekVl implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.promptBuilder = new PromptBuilder(tokenizer, config.chatProcessor());
         this.imageProcessor = new ImageProcessor(config.imageProcessor());
-        this.vision = new SigLipVit(config.siglip(), weights, "vision_model.vision_tower.");
+        this.vision = config.hybrid() ? new HybridVisionTower(config.sam(), config.siglip(), weights)
+                : new SigLipVit(config.siglip(), weights, CLIP_TOWER_PREFIX);
         this.aligner = new MlpAligner(config.aligner(), weights);
         this.llm = new LlamaModel(config.language(), weights);
     }
@@ -114,7 +119,12 @@ public final class DeepSeekVl implements AutoCloseable {
         return aligner.forward(vision.features(pixels), vision.numTokens());
     }
 
-    /** Vision features of preprocessed pixels (one map for 1.3B). */
+    /** The vision tower (SigLipVit for 1.3B, HybridVisionTower for 7B). */
+    public VisionTower visionTower() {
+        return vision;
+    }
+
+    /** Vision features of preprocessed pixels (one map for 1.3B, SAM then SigLIP for 7B). */
     public float[][] visionFeatures(float[] pixels) {
         return vision.features(pixels);
     }

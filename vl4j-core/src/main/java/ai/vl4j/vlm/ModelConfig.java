@@ -5,6 +5,7 @@ import ai.vl4j.config.ConfigNode;
 import ai.vl4j.image.ImageProcessorConfig;
 import ai.vl4j.llm.LlamaConfig;
 import ai.vl4j.text.ChatProcessorConfig;
+import ai.vl4j.vision.SamConfig;
 import ai.vl4j.vision.SigLipConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,14 +15,19 @@ import java.nio.file.Path;
  * {@code preprocessor_config.json} (image processor) and {@code processor_config.json} (prompt processor).
  *
  * @param towerClass     vision_config.cls: CLIPVisionTower (1.3B) or HybridVisionTower (7B)
- * @param siglip         the SigLIP tower (the only tower of 1.3B)
+ * @param siglip         the SigLIP tower: the only tower of 1.3B, the low-resolution one of 7B
+ * @param sam            the SAM tower of 7B (high_res_cfg), null for 1.3B
  * @param aligner        aligner_config.params
  * @param language       language_config with LlamaConfig defaults
  * @param imageProcessor preprocessor_config.json
  * @param chatProcessor  processor_config.json (defaults when absent)
  */
-public record ModelConfig(String towerClass, SigLipConfig siglip, AlignerConfig aligner, LlamaConfig language,
+public record ModelConfig(String towerClass, SigLipConfig siglip, SamConfig sam, AlignerConfig aligner, LlamaConfig language,
                           ImageProcessorConfig imageProcessor, ChatProcessorConfig chatProcessor) {
+
+    public boolean hybrid() {
+        return sam != null;
+    }
 
     public static ModelConfig load(Path folder) {
         Path configFile = folder.resolve("config.json");
@@ -30,13 +36,20 @@ public record ModelConfig(String towerClass, SigLipConfig siglip, AlignerConfig 
         String cls = vision.requireString("cls");
         ConfigNode params = vision.child("params");
         SigLipConfig siglip;
+        SamConfig sam = null;
         if (cls.contains("HybridVisionTower")) {
-            throw new ModelFormatException(configFile + ": vision_config.cls is HybridVisionTower (the 7B SAM + SigLIP tower),"
-                    + " which this version of vl4j does not run yet; the 1.3B models (CLIPVisionTower) are supported");
-        } else if (cls.contains("CLIPVisionTower")) {
-            if (!params.requireString("model_name").startsWith("siglip")) {
-                throw params.error("model_name", "is " + params.requireString("model_name") + "; only SigLIP towers are supported");
+            String concat = params.optString("concat_type", "tuple");
+            if (!concat.equals("tuple")) {
+                throw params.error("concat_type", "is " + concat + "; only tuple (the released 7B models) is supported");
             }
+            ConfigNode high = params.child("high_res_cfg");
+            ConfigNode low = params.child("low_res_cfg");
+            requireFamily(high, "sam");
+            requireFamily(low, "siglip");
+            sam = SamConfig.fromJson(high);
+            siglip = SigLipConfig.fromJson(low);
+        } else if (cls.contains("CLIPVisionTower")) {
+            requireFamily(params, "siglip");
             siglip = SigLipConfig.fromJson(params);
         } else {
             throw vision.error("cls", "is " + cls + "; expected CLIPVisionTower or HybridVisionTower");
@@ -47,28 +60,41 @@ public record ModelConfig(String towerClass, SigLipConfig siglip, AlignerConfig 
         Path processorFile = folder.resolve("processor_config.json");
         ChatProcessorConfig chat = Files.isRegularFile(processorFile)
                 ? ChatProcessorConfig.fromJson(ConfigNode.load(processorFile)) : ChatProcessorConfig.DEFAULT;
-        ModelConfig cfg = new ModelConfig(cls, siglip, aligner, language, imageProcessor, chat);
+        ModelConfig cfg = new ModelConfig(cls, siglip, sam, aligner, language, imageProcessor, chat);
         cfg.checkConsistency(configFile);
         return cfg;
     }
 
+    private static void requireFamily(ConfigNode params, String prefix) {
+        String name = params.requireString("model_name");
+        if (!name.startsWith(prefix)) {
+            throw params.error("model_name", "is " + name + "; expected a " + prefix + " tower here");
+        }
+    }
+
     /** Sizes that must agree across the three files. */
     private void checkConsistency(Path configFile) {
-        if (aligner.isHybrid()) {
-            throw new ModelFormatException(configFile + ": aligner " + aligner.projectorType() + " needs the hybrid vision tower");
+        if (aligner.isHybrid() != hybrid()) {
+            throw new ModelFormatException(configFile + ": aligner " + aligner.projectorType() + " does not fit the "
+                    + towerClass + " (the hybrid tower goes with low_high_hybrid_split_mlp_gelu)");
         }
-        if (!aligner.projectorType().equals("identity") && aligner.inputDim() != siglip.width()) {
+        int features = siglip.width();
+        if (hybrid() && sam.outputWidth() != features) {
+            throw new ModelFormatException(configFile + ": SAM output width " + sam.outputWidth() + " differs from SigLIP width " + features);
+        }
+        if (!aligner.projectorType().equals("identity") && aligner.inputDim() != features) {
             throw new ModelFormatException(configFile + ": aligner_config.params.input_dim " + aligner.inputDim()
-                    + " differs from the vision tower width " + siglip.width());
+                    + " differs from the vision feature width " + features);
         }
-        int alignerOut = aligner.projectorType().equals("identity") ? siglip.width() : aligner.nEmbed();
+        int alignerOut = aligner.projectorType().equals("identity") ? features : aligner.nEmbed();
         if (alignerOut != language.hiddenSize()) {
             throw new ModelFormatException(configFile + ": aligner output width " + alignerOut
                     + " differs from language_config hidden size " + language.hiddenSize());
         }
-        if (imageProcessor.imageSize() != siglip.imageSize()) {
+        int towerInput = hybrid() ? sam.imageSize() : siglip.imageSize();
+        if (imageProcessor.imageSize() != towerInput) {
             throw new ModelFormatException(configFile + ": preprocessor image_size " + imageProcessor.imageSize()
-                    + " differs from the vision tower's " + siglip.imageSize());
+                    + " differs from the vision tower's input size " + towerInput);
         }
         if (siglip.numTokens() != chatProcessor.numImageTokens()) {
             throw new ModelFormatException(configFile + ": the vision tower yields " + siglip.numTokens()

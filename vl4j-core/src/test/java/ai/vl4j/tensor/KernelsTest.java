@@ -72,7 +72,7 @@ class KernelsTest {
         float[] out = new float[nq * heads * hd];
         float scale = 0.4f;
         Attention.multiHead(new Attention.Operand(q, heads * hd, 0), new Attention.Operand(k, kvHeads * hd, 0),
-                new Attention.Operand(v, kvHeads * hd, 0), out, heads * hd, nq, nk, heads, kvHeads, hd, scale, past);
+                new Attention.Operand(v, kvHeads * hd, 0), new Attention.Operand(out, heads * hd, 0), nq, nk, heads, kvHeads, hd, scale, past);
         for (int i = 0; i < nq; i++) {
             for (int h = 0; h < heads; h++) {
                 int g = h / (heads / kvHeads);

@@ -1,0 +1,136 @@
+package ai.vl4j.tensor;
+
+/**
+ * PyTorch's 2-D resampling of float32 maps, reproduced in its own float arithmetic.
+ *
+ * <pre>
+ * bilinear (F.interpolate, align_corners=False, no antialias), per axis and output index d:
+ *   src = max(scale·(d + 0.5) − 0.5, 0),  scale = in/out (float)
+ *   i0 = (int) src,  i1 = min(i0 + 1, in − 1),  λ = src − i0
+ *   out = (1−λy)·((1−λx)·x[i0y,i0x] + λx·x[i0y,i1x]) + λy·((1−λx)·x[i1y,i0x] + λx·x[i1y,i1x])
+ *
+ * antialiased bilinear (F.interpolate(..., antialias=True), torchvision Resize), per axis:
+ *   scale = in/out, support = scale (downscaling), center = scale·(o + 0.5)
+ *   xmin = max((int)(center − support + 0.5), 0),  xmax = min((int)(center + support + 0.5), in)
+ *   w_j = max(0, 1 − |(j + xmin − center + 0.5)/scale|), normalised to sum 1 (float32, as torch)
+ *   width pass first, then height; intermediate kept in float32
+ * </pre>
+ */
+public final class Interpolate {
+    private Interpolate() {
+    }
+
+    /**
+     * Plain bilinear resize of an HWC map [inH, inW, c] to [outH, outW, c] (align_corners=False).
+     */
+    public static float[] bilinearHwc(float[] x, int inH, int inW, int c, int outH, int outW) {
+        float[] out = new float[outH * outW * c];
+        float scaleH = (float) inH / outH;
+        float scaleW = (float) inW / outW;
+        int[] x0 = new int[outW];
+        int[] x1 = new int[outW];
+        float[] lx = new float[outW];
+        for (int ox = 0; ox < outW; ox++) {
+            float src = Math.max(scaleW * (ox + 0.5f) - 0.5f, 0f);
+            x0[ox] = (int) src;
+            x1[ox] = Math.min(x0[ox] + 1, inW - 1);
+            lx[ox] = src - x0[ox];
+        }
+        Parallel.forRange(0, outH, 1, (lo, hi) -> {
+            for (int oy = lo; oy < hi; oy++) {
+                float src = Math.max(scaleH * (oy + 0.5f) - 0.5f, 0f);
+                int y0 = (int) src;
+                int y1 = Math.min(y0 + 1, inH - 1);
+                float ly = src - y0;
+                float hy = 1f - ly;
+                for (int ox = 0; ox < outW; ox++) {
+                    float wx1 = lx[ox];
+                    float wx0 = 1f - wx1;
+                    int a = (y0 * inW + x0[ox]) * c;
+                    int b = (y0 * inW + x1[ox]) * c;
+                    int d = (y1 * inW + x0[ox]) * c;
+                    int e = (y1 * inW + x1[ox]) * c;
+                    int o = (oy * outW + ox) * c;
+                    for (int ch = 0; ch < c; ch++) {
+                        out[o + ch] = hy * (wx0 * x[a + ch] + wx1 * x[b + ch]) + ly * (wx0 * x[d + ch] + wx1 * x[e + ch]);
+                    }
+                }
+            }
+        });
+        return out;
+    }
+
+    /** Filter taps of one antialiased axis: output o reads start[o] .. start[o] + count[o] − 1 with weights[o·maxTaps + j]. */
+    record Taps(int[] start, int[] count, float[] weights, int maxTaps) {
+    }
+
+    /** torch's _compute_weights_aa for the bilinear (triangle) filter, float32 like torch on float tensors. */
+    static Taps antialiasTaps(int in, int out) {
+        float scale = (float) in / out;
+        float support = scale >= 1f ? scale : 1f;            // interp_size/2 · scale, interp_size = 2
+        float invScale = scale >= 1f ? (float) (1.0 / scale) : 1f;
+        int maxTaps = (int) Math.ceil(support) * 2 + 1;
+        int[] start = new int[out];
+        int[] count = new int[out];
+        float[] weights = new float[out * maxTaps];
+        for (int o = 0; o < out; o++) {
+            float center = (float) (scale * (o + 0.5));
+            int xmin = Math.max((int) (center - support + 0.5), 0);
+            int xsize = Math.min((int) (center + support + 0.5), in) - xmin;
+            float total = 0f;
+            for (int j = 0; j < xsize; j++) {
+                float t = (float) (((j + xmin) - center + 0.5) * invScale);
+                float w = Math.abs(t) < 1f ? 1f - Math.abs(t) : 0f;
+                weights[o * maxTaps + j] = w;
+                total += w;
+            }
+            if (total != 0f) {
+                for (int j = 0; j < xsize; j++) {
+                    weights[o * maxTaps + j] /= total;
+                }
+            }
+            start[o] = xmin;
+            count[o] = xsize;
+        }
+        return new Taps(start, count, weights, maxTaps);
+    }
+
+    /**
+     * Antialiased bilinear resize of a CHW image [c, inH, inW] to [c, outH, outW] (torchvision
+     * Resize(antialias=True) on a float tensor).
+     */
+    public static float[] antialiasBilinearChw(float[] x, int c, int inH, int inW, int outH, int outW) {
+        Taps tw = antialiasTaps(inW, outW);
+        Taps th = antialiasTaps(inH, outH);
+        float[] mid = new float[c * inH * outW];               // width pass: [c, inH, outW]
+        Parallel.forRange(0, c * inH, 16, (lo, hi) -> {
+            for (int row = lo; row < hi; row++) {
+                int src = row * inW;
+                int dst = row * outW;
+                for (int o = 0; o < outW; o++) {
+                    mid[dst + o] = weighted(x, src + tw.start[o], 1, tw, o);
+                }
+            }
+        });
+        float[] out = new float[c * outH * outW];              // height pass: [c, outH, outW]
+        Parallel.forRange(0, c * outH, 16, (lo, hi) -> {
+            for (int row = lo; row < hi; row++) {
+                int ch = row / outH;
+                int o = row % outH;
+                for (int xo = 0; xo < outW; xo++) {
+                    out[row * outW + xo] = weighted(mid, (ch * inH + th.start[o]) * outW + xo, outW, th, o);
+                }
+            }
+        });
+        return out;
+    }
+
+    private static float weighted(float[] x, int first, int stride, Taps taps, int o) {
+        int base = o * taps.maxTaps;
+        float t = taps.weights[base] * x[first];
+        for (int j = 1; j < taps.count[o]; j++) {
+            t += taps.weights[base + j] * x[first + j * stride];
+        }
+        return t;
+    }
+}
