@@ -28,10 +28,10 @@ final class ProgressBar {
         if (total > 0) {
             int width = 30;
             int filled = (int) (width * done / total);
-            err.printf("\rdownloading %s [%s%s] %5.1f%% %s/%s", name, "#".repeat(filled), " ".repeat(width - filled),
+            err.printf("\r%s [%s%s] %5.1f%% %s/%s", name, "#".repeat(filled), " ".repeat(width - filled),
                     100.0 * done / total, size(done), size(total));
         } else {
-            err.printf("\rdownloading %s %s", name, size(done));
+            err.printf("\r%s %s", name, size(done));
         }
         err.flush();
     }

@@ -12,6 +12,7 @@ import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -87,7 +88,9 @@ final class RunCommand implements Callable<Integer> {
         try (DeepSeekVl vl = DeepSeekVl.load(folder)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             if (verbose) {
-                err.printf("loaded %s in %.2f s%n", folder, loadSeconds);
+                long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+                err.printf("loaded %s in %.2f s (Java heap in use: %d MB; weights stay memory-mapped)%n",
+                        folder, loadSeconds, heap >> 20);
             }
             List<Message> messages = List.of(Message.user(prompt, decoded.toArray(RgbImage[]::new)));
             Prompt p = vl.prompt(messages, system == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : system);

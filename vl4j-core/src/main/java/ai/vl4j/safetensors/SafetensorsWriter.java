@@ -1,9 +1,12 @@
 package ai.vl4j.safetensors;
 
+import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Tensor;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
@@ -14,40 +17,70 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Writes tensors to a safetensors file: header padded with spaces to a multiple of 8 bytes, data in the
- * order given. The file is written beside the target and moved into place, so a failure never leaves a
- * half-written file under the target name.
+ * order given. Data may come from tensors in memory or be streamed by a {@link Body} (synthetic checkpoints
+ * larger than memory). The file is written beside the target and moved into place, so a failure never leaves
+ * a half-written file under the target name.
  */
 public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Streams a tensor's little-endian bytes. */
+    @FunctionalInterface
+    public interface Body {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /** One tensor to write: its header entry and where its bytes come from. */
+    public record Entry(String name, DType dtype, long[] shape, Body body) {
+        public long byteSize() {
+            long n = dtype.size;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+    }
 
     private SafetensorsWriter() {
     }
 
     public static void write(Path target, Collection<Tensor> tensors, Map<String, String> metadata) throws IOException {
+        List<Entry> entries = new ArrayList<>();
+        for (Tensor t : tensors) {
+            entries.add(new Entry(t.name(), t.dtype(), t.shape(), out -> copy(t.data(), out)));
+        }
+        writeEntries(target, entries, metadata);
+    }
+
+    public static void writeEntries(Path target, List<Entry> entries, Map<String, String> metadata) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = header.putObject("__metadata__");
             metadata.forEach(meta::put);
         }
+        Set<String> names = new HashSet<>();
         long offset = 0;
-        for (Tensor t : tensors) {
-            if (header.has(t.name())) {
-                throw new IllegalArgumentException("duplicate tensor name " + t.name());
+        for (Entry e : entries) {
+            if (!names.add(e.name()) || e.name().equals("__metadata__")) {
+                throw new IllegalArgumentException("duplicate or reserved tensor name " + e.name());
             }
-            ObjectNode entry = header.putObject(t.name());
-            entry.put("dtype", t.dtype().name());
+            ObjectNode entry = header.putObject(e.name());
+            entry.put("dtype", e.dtype().name());
             ArrayNode shape = entry.putArray("shape");
-            for (long d : t.shape()) {
+            for (long d : e.shape()) {
                 shape.add(d);
             }
-            long size = t.data().byteSize();
-            entry.putArray("data_offsets").add(offset).add(offset + size);
-            offset += size;
+            entry.putArray("data_offsets").add(offset).add(offset + e.byteSize());
+            offset += e.byteSize();
         }
         byte[] json = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
         int padded = (json.length + 7) / 8 * 8;
@@ -60,22 +93,51 @@ public final class SafetensorsWriter {
         Files.createDirectories(parent);
         Path tmp = parent.resolve(target.getFileName() + ".partial");
         try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
+            try (CountingStream out = new CountingStream(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20))) {
                 out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
                 out.write(headerBytes);
-                byte[] chunk = new byte[1 << 20];
-                for (Tensor t : tensors) {
-                    long size = t.data().byteSize();
-                    for (long pos = 0; pos < size; pos += chunk.length) {
-                        int len = (int) Math.min(chunk.length, size - pos);
-                        MemorySegment.copy(t.data(), ValueLayout.JAVA_BYTE, pos, chunk, 0, len);
-                        out.write(chunk, 0, len);
+                for (Entry e : entries) {
+                    long before = out.count;
+                    e.body().writeTo(out);
+                    if (out.count - before != e.byteSize()) {
+                        throw new IOException("tensor " + e.name() + ": wrote " + (out.count - before) + " bytes, expected " + e.byteSize());
                     }
                 }
             }
             Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    private static void copy(MemorySegment data, OutputStream out) throws IOException {
+        byte[] chunk = new byte[1 << 20];
+        long size = data.byteSize();
+        for (long pos = 0; pos < size; pos += chunk.length) {
+            int len = (int) Math.min(chunk.length, size - pos);
+            MemorySegment.copy(data, ValueLayout.JAVA_BYTE, pos, chunk, 0, len);
+            out.write(chunk, 0, len);
+        }
+    }
+
+    /** Counts bytes so each entry's body can be checked against its declared size. */
+    private static final class CountingStream extends FilterOutputStream {
+        long count;
+
+        CountingStream(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            count += len;
         }
     }
 }
