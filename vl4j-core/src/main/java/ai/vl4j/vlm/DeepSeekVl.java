@@ -99,6 +99,11 @@ public final class DeepSeekVl implements AutoCloseable {
         return llm;
     }
 
+    /** The model folder's tensors (memory-mapped). */
+    public Weights weights() {
+        return weights;
+    }
+
     /** Templates and tokenizes a conversation with the default system prompt. */
     public Prompt prompt(List<Message> messages) {
         return prompt(messages, ChatTemplate.DEFAULT_SYSTEM_PROMPT);
@@ -116,7 +121,12 @@ public final class DeepSeekVl implements AutoCloseable {
 
     /** The LLM input rows of one image: aligner(tower(pixels)) [numImageTokens, H]. */
     public float[] embedImage(float[] pixels) {
-        return aligner.forward(vision.features(pixels), vision.numTokens());
+        return align(vision.features(pixels));
+    }
+
+    /** The aligner on a tower's feature maps: [numImageTokens, H]. */
+    public float[] align(float[][] features) {
+        return aligner.forward(features, vision.numTokens());
     }
 
     /** The vision tower (SigLipVit for 1.3B, HybridVisionTower for 7B). */
@@ -143,7 +153,7 @@ public final class DeepSeekVl implements AutoCloseable {
             long t1 = System.nanoTime();
             float[][] features = vision.features(pixels);
             long t2 = System.nanoTime();
-            float[] rows = aligner.forward(features, vision.numTokens());
+            float[] rows = align(features);
             long t3 = System.nanoTime();
             System.arraycopy(rows, 0, x, prompt.imageStarts()[i] * h, rows.length);
             timings.merge("preprocess_s", (t1 - t0) / 1e9, Double::sum);

@@ -1,0 +1,97 @@
+package ai.vl4j.cli;
+
+import ai.vl4j.bench.PipelineBenchmark;
+import ai.vl4j.image.ImageLoader;
+import ai.vl4j.image.RgbImage;
+import ai.vl4j.tensor.Parallel;
+import ai.vl4j.vlm.DeepSeekVl;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintStream;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code vl4j bench}: stage timings over repeated runs, and decode speed against the measured roofline. */
+@Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode.", sortOptions = false)
+final class BenchCommand implements Callable<Integer> {
+    @Mixin
+    ModelOption model;
+
+    @Option(names = {"-i", "--image"}, paramLabel = "FILE", description = "Image to encode (without one, a text-only prompt).")
+    String image;
+
+    @Option(names = "--prompt-tokens", defaultValue = "32", paramLabel = "N", description = "Text tokens of the prompt, BOS included; the image adds its 576 (default ${DEFAULT-VALUE}).")
+    int promptTokens;
+
+    @Option(names = "--gen-tokens", defaultValue = "32", paramLabel = "N", description = "Tokens to decode (default ${DEFAULT-VALUE}).")
+    int genTokens;
+
+    @Option(names = "--runs", defaultValue = "3", paramLabel = "N", description = "Timed runs after one warm-up run (default ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (runs < 1 || genTokens < 1 || promptTokens < 1) {
+            throw new IllegalArgumentException("--runs, --gen-tokens and --prompt-tokens must be at least 1");
+        }
+        if (threads != null) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+            }
+            Parallel.setThreads(threads);
+        }
+        PrintStream out = Streams.out();
+        PrintStream err = Streams.err();
+        RgbImage picture = image == null ? null : ImageLoader.load(image);
+        try (DeepSeekVl vl = DeepSeekVl.load(model.resolve())) {
+            PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
+                    new PipelineBenchmark.Options(promptTokens, genTokens, runs), msg -> err.println("bench: " + msg));
+            if (json) {
+                out.println(new ObjectMapper().writeValueAsString(toJson(r)));
+            } else {
+                print(out, r);
+            }
+        }
+        return 0;
+    }
+
+    private Map<String, Object> toJson(PipelineBenchmark.Report r) {
+        Map<String, Object> obj = new LinkedHashMap<>();
+        obj.put("model", model.model);
+        obj.put("threads", Parallel.threads());
+        obj.put("lm_prompt_tokens", r.lmTokens());
+        obj.put("gen_tokens", r.genTokens());
+        obj.put("runs", r.runs());
+        obj.put("ttft_s", r.ttft().median());
+        obj.put("prefill_tok_s", r.prefillTokensPerSecond());
+        obj.put("decode_tok_s", r.decodeTokensPerSecond());
+        Map<String, Object> stages = new LinkedHashMap<>();
+        r.stages().forEach((k, v) -> stages.put(k + "_s", Map.of("median", v.median(), "min", v.min(), "max", v.max())));
+        obj.put("stages_s", stages);
+        obj.put("roofline", Map.of("read_gb_s", r.roofline().readGbPerS(), "fma_gflops", r.roofline().fmaGflops()));
+        obj.put("decode_bytes_per_token", r.decodeBytesPerToken());
+        obj.put("decode_roofline_fraction", r.decodeRooflineFraction());
+        obj.put("peak_heap_mb", r.peakHeapBytes() >> 20);
+        obj.put("peak_rss_mb", r.peakRssBytes() < 0 ? -1 : r.peakRssBytes() >> 20);
+        return obj;
+    }
+
+    private static void print(PrintStream out, PipelineBenchmark.Report r) {
+        out.printf("%-18s %10s %10s %10s%n", "stage (s)", "median", "min", "max");
+        r.stages().forEach((k, v) -> out.printf("%-18s %10.4f %10.4f %10.4f%n", k, v.median(), v.min(), v.max()));
+        out.printf("time to first token %.3f s (min %.3f, max %.3f)%n", r.ttft().median(), r.ttft().min(), r.ttft().max());
+        out.printf("prefill %d tokens: %.1f tok/s | decode: %.2f tok/s%n", r.lmTokens(), r.prefillTokensPerSecond(), r.decodeTokensPerSecond());
+        out.printf("roofline: read %.1f GB/s, f32 FMA %.0f GFLOP/s | decode streams %.2f GB/token = %.0f%% of the read roofline%n",
+                r.roofline().readGbPerS(), r.roofline().fmaGflops(), r.decodeBytesPerToken() / 1e9, 100 * r.decodeRooflineFraction());
+        out.printf("peak heap %d MB, peak RSS %d MB%n", r.peakHeapBytes() >> 20, r.peakRssBytes() >> 20);
+    }
+}

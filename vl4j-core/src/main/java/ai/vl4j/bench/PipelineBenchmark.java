@@ -1,0 +1,176 @@
+package ai.vl4j.bench;
+
+import ai.vl4j.generate.Sampler;
+import ai.vl4j.image.RgbImage;
+import ai.vl4j.llm.KvCache;
+import ai.vl4j.llm.LlamaModel;
+import ai.vl4j.tensor.Tensor;
+import ai.vl4j.vision.HybridVisionTower;
+import ai.vl4j.vision.SigLipVit;
+import ai.vl4j.vlm.DeepSeekVl;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Times every stage of answering one prompt — image preprocessing, each vision tower, the aligner, the
+ * prefill of the whole prompt, per-token decode — over repeated runs, and relates decode speed to the read
+ * bandwidth measured on the spot. The prompt is BOS, text ids up to the requested count, then the image's ids
+ * (one image + 32 text tokens = 608 LM tokens); decode is greedy and never stops early.
+ */
+public final class PipelineBenchmark {
+
+    /** @param promptTokens text tokens of the prompt (BOS included), image ids come on top */
+    public record Options(int promptTokens, int genTokens, int runs) {
+    }
+
+    /** Median and spread of one stage over the runs, seconds. */
+    public record Stats(double median, double min, double max) {
+        static Stats of(List<Double> values) {
+            double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double median = v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+            return new Stats(median, v[0], v[v.length - 1]);
+        }
+    }
+
+    /**
+     * @param lmTokens              prompt length seen by the LLM
+     * @param stages                seconds per stage
+     * @param ttft                  time to first token (median of the per-run sums)
+     * @param decodeBytesPerToken   weight bytes one decode step streams (all LLM matrices but the embedding table)
+     */
+    public record Report(int lmTokens, int genTokens, int runs, Map<String, Stats> stages, Stats ttft,
+                         double prefillTokensPerSecond, double decodeTokensPerSecond, long decodeBytesPerToken,
+                         Roofline.Result roofline, long peakHeapBytes, long peakRssBytes) {
+        public double decodeRooflineFraction() {
+            return decodeTokensPerSecond * decodeBytesPerToken / (roofline.readGbPerS() * 1e9);
+        }
+    }
+
+    private PipelineBenchmark() {
+    }
+
+    public static Report run(DeepSeekVl vl, RgbImage image, Options options, Consumer<String> progress) {
+        LlamaModel llm = vl.languageModel();
+        int[] ids = promptIds(vl, image != null, options.promptTokens());
+        Map<String, List<Double>> times = new LinkedHashMap<>();
+        List<Double> ttfts = new ArrayList<>();
+        for (int run = 0; run <= options.runs(); run++) {          // run 0 warms the JIT and the page cache
+            boolean record = run > 0;
+            progress.accept(record ? "run " + run + "/" + options.runs() : "warm-up run");
+            Map<String, Double> t = new LinkedHashMap<>();
+            float[] x = llm.embed(ids);
+            if (image != null) {
+                long t0 = System.nanoTime();
+                float[] pixels = vl.preprocess(image);
+                t.put("preprocess", since(t0));
+                float[][] features = towers(vl, pixels, t);
+                t0 = System.nanoTime();
+                float[] rows = vl.align(features);
+                t.put("aligner", since(t0));
+                System.arraycopy(rows, 0, x, (ids.length - vl.config().chatProcessor().numImageTokens()) * llm.config().hiddenSize(), rows.length);
+            }
+            long t0 = System.nanoTime();
+            KvCache cache = new KvCache(llm.config(), ids.length + options.genTokens());
+            float[] logits = llm.logits(llm.forward(x, ids.length, cache), ids.length - 1);
+            t.put("prefill", since(t0));
+            int next = Sampler.argmax(logits);
+            double ttft = t.values().stream().mapToDouble(Double::doubleValue).sum();
+            t0 = System.nanoTime();
+            for (int i = 0; i < options.genTokens(); i++) {
+                logits = llm.logits(llm.forward(llm.embed(new int[] {next}), 1, cache), 0);
+                next = Sampler.argmax(logits);
+            }
+            t.put("decode_per_token", since(t0) / Math.max(1, options.genTokens()));
+            if (record) {
+                t.forEach((k, v) -> times.computeIfAbsent(k, key -> new ArrayList<>()).add(v));
+                ttfts.add(ttft);
+            }
+        }
+        Map<String, Stats> stages = new LinkedHashMap<>();
+        times.forEach((k, v) -> stages.put(k, Stats.of(v)));
+        Roofline.Result roofline = Roofline.measure();
+        return new Report(ids.length, options.genTokens(), options.runs(), stages, Stats.of(ttfts),
+                ids.length / stages.get("prefill").median(), 1.0 / stages.get("decode_per_token").median(),
+                decodeBytes(vl), roofline, peakHeap(), peakRss());
+    }
+
+    /** Each tower timed on its own (the hybrid tower's 1024→384 resize counts as SigLIP's). */
+    private static float[][] towers(DeepSeekVl vl, float[] pixels, Map<String, Double> t) {
+        if (vl.visionTower() instanceof HybridVisionTower hybrid) {
+            long t0 = System.nanoTime();
+            float[] high = hybrid.sam().forward(pixels);
+            t.put("sam", since(t0));
+            t0 = System.nanoTime();
+            float[] low = hybrid.siglip().forward(hybrid.lowResolution(pixels));
+            t.put("siglip", since(t0));
+            return new float[][] {high, low};
+        }
+        long t0 = System.nanoTime();
+        float[] f = ((SigLipVit) vl.visionTower()).forward(pixels);
+        t.put("siglip", since(t0));
+        return new float[][] {f};
+    }
+
+    /** BOS, then text ids cycled from an English sentence up to promptTokens, then the image span if any. */
+    static int[] promptIds(DeepSeekVl vl, boolean withImage, int promptTokens) {
+        int[] text = vl.tokenizer().encode("Describe every object in this picture, its colour, its position and what it is used for. ", false);
+        int imageTokens = withImage ? vl.config().chatProcessor().numImageTokens() : 0;
+        int[] ids = new int[Math.max(1, promptTokens) + imageTokens];
+        ids[0] = vl.tokenizer().bosId();
+        for (int i = 1; i < promptTokens; i++) {
+            ids[i] = text[(i - 1) % text.length];
+        }
+        int imageId = vl.tokenizer().addedTokenId(vl.config().chatProcessor().imageTag());
+        Arrays.fill(ids, Math.max(1, promptTokens), ids.length, imageId);
+        return ids;
+    }
+
+    /** Bytes of every LLM weight a decode step reads: all matrices and vectors except the embedding table. */
+    static long decodeBytes(DeepSeekVl vl) {
+        long bytes = 0;
+        for (Tensor t : vl.weights().tensors().values()) {
+            if (t.name().startsWith("language_model.") && !t.name().endsWith("embed_tokens.weight")) {
+                bytes += t.data().byteSize();
+            }
+        }
+        return bytes;
+    }
+
+    private static double since(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    static long peakHeap() {
+        long sum = 0;
+        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
+                sum += pool.getPeakUsage().getUsed();
+            }
+        }
+        return sum;
+    }
+
+    /** VmHWM of /proc/self/status (Linux), or -1. */
+    static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return -1;
+    }
+}
