@@ -25,10 +25,13 @@ public final class Roofline {
     }
 
     public static Result measure() {
-        return new Result(readBandwidth(1L << 30, 5), fmaPeak(5));
+        return new Result(readBandwidth(1L << 30, 10), fmaPeak(5));
     }
 
-    /** Sums a buffer of the given size with vector loads from every thread; best of `reps` passes, GB/s. */
+    /**
+     * Sums a buffer of the given size with vector loads from every thread; best of `reps` passes, GB/s. Both
+     * cores are kept busy for a second first: right after a core idled, the host hands out bandwidth slowly.
+     */
     static double readBandwidth(long bytes, int reps) {
         try (Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(bytes, 64);
@@ -41,7 +44,8 @@ public final class Roofline {
             });
             double best = 0;
             float[] sink = new float[chunks];
-            for (int r = 0; r < reps + 1; r++) {            // the first pass warms both cores
+            long warmUntil = System.nanoTime() + 1_000_000_000L;
+            for (int timed = 0; timed < reps; ) {
                 long t0 = System.nanoTime();
                 Parallel.forRange(0, chunks, 1, (lo, hi) -> {
                     for (int c = lo; c < hi; c++) {
@@ -49,8 +53,9 @@ public final class Roofline {
                     }
                 });
                 double seconds = (System.nanoTime() - t0) / 1e9;
-                if (r > 0) {
+                if (t0 >= warmUntil) {
                     best = Math.max(best, chunks * chunkBytes / seconds / 1e9);
+                    timed++;
                 }
             }
             return best;

@@ -40,10 +40,13 @@ public final class MatMul {
         if ((long) n * k > x.length || (long) n * m > out.length) {
             throw new IllegalArgumentException("linear " + w.name() + ": buffers too small for n=" + n);
         }
-        if (n == 1) {
-            gemv(x, w, m, k, bias, out);
+        if (n <= 4) {
+            Gemv.multiply(x, n, k, w, m, bias, out);
         } else {
-            gemm(x, n, w, m, k, bias, out);
+            MemorySegment seg = w.data();
+            DType dtype = w.dtype();
+            Gemm.multiply(x, n, k, (row, k0, len, dst, off) -> Widen.toFloat(seg, dtype, (long) row * k + k0, dst, off, len),
+                    m, bias, out);
         }
     }
 
