@@ -1,12 +1,17 @@
 package ai.vl4j.llm;
 
+import ai.vl4j.tensor.Attention;
+
 /**
- * Keys and values of every layer for the positions seen so far, float32, [capacity, kvDim] per layer.
- * One cache serves one sequence; it is sized when the sequence starts (prompt + tokens to generate).
+ * Keys and values of every layer for the positions seen so far, float32. Keys are kept transposed per kv head,
+ * [kvHead][headDim][stride] with positions contiguous, so attention reads them as vectors along positions
+ * without packing; values are rows, [stride][kvDim]. One cache serves one sequence; it is sized when the
+ * sequence starts (prompt + tokens to generate), the stride rounded up to the attention kernel's key block.
  */
 public final class KvCache {
-    final float[][] keys;    // [layer][position · kvDim]
+    final float[][] keysT;   // [layer][kvHead · headDim · stride + d · stride + position]
     final float[][] values;  // [layer][position · kvDim]
+    final int stride;        // positions per key row: capacity rounded up to Attention.BK
     private final int capacity;
     private int length;
 
@@ -14,12 +19,13 @@ public final class KvCache {
         if (capacity < 1 || capacity > cfg.maxPositions()) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + cfg.maxPositions());
         }
-        long floats = (long) capacity * cfg.kvDim();
+        this.stride = (capacity + Attention.BK - 1) / Attention.BK * Attention.BK;
+        long floats = (long) stride * cfg.kvDim();
         if (floats > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("KV cache of " + capacity + " positions is too large for one layer buffer");
         }
         this.capacity = capacity;
-        this.keys = new float[cfg.numLayers()][(int) floats];
+        this.keysT = new float[cfg.numLayers()][(int) floats];
         this.values = new float[cfg.numLayers()][(int) floats];
     }
 

@@ -73,7 +73,7 @@ public final class LlamaModel {
         }
         Scratch s = new Scratch(cfg, n);
         for (int l = 0; l < layers.length; l++) {
-            layers[l].forward(x, n, pos0, cache.keys[l], cache.values[l], s, rope);
+            layers[l].forward(x, n, pos0, cache.keysT[l], cache.values[l], cache.stride, s, rope);
         }
         cache.advance(n);
         norm.forward(x, x, n);
@@ -137,9 +137,10 @@ public final class LlamaModel {
             this.down = Linear.load(w, prefix + "mlp.down_proj", inter, h, false);
         }
 
-        void forward(float[] x, int n, int pos0, float[] keyCache, float[] valueCache, Scratch s, Rope rope) {
+        void forward(float[] x, int n, int pos0, float[] keysT, float[] values, int stride, Scratch s, Rope rope) {
             int h = cfg.hiddenSize();
             int kvDim = cfg.kvDim();
+            int hd = cfg.headDim();
             // h = x + o_proj(attn(input_layernorm(x)))
             inputNorm.forward(x, s.normed, n);
             q.forward(s.normed, n, s.q);
@@ -147,14 +148,19 @@ public final class LlamaModel {
             v.forward(s.normed, n, s.v);
             rope.apply(s.q, n, h, pos0);
             rope.apply(s.k, n, kvDim, pos0);
-            System.arraycopy(s.k, 0, keyCache, pos0 * kvDim, n * kvDim);
-            System.arraycopy(s.v, 0, valueCache, pos0 * kvDim, n * kvDim);
+            // append to the cache: keys transposed per kv head (positions contiguous), values as rows
+            for (int t = 0; t < n; t++) {
+                for (int c = 0; c < kvDim; c++) {
+                    keysT[(c / hd) * hd * stride + (c % hd) * stride + pos0 + t] = s.k[t * kvDim + c];
+                }
+            }
+            System.arraycopy(s.v, 0, values, pos0 * kvDim, n * kvDim);
             Attention.multiHead(
                     new Attention.Operand(s.q, h, 0),
-                    new Attention.Operand(keyCache, kvDim, 0),
-                    new Attention.Operand(valueCache, kvDim, 0),
-                    new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(),
-                    (float) (1.0 / Math.sqrt(cfg.headDim())), pos0);
+                    new Attention.KeysT(keysT, hd * stride, stride),
+                    new Attention.Operand(values, kvDim, 0),
+                    new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), hd,
+                    (float) (1.0 / Math.sqrt(hd)), pos0, null);
             o.forward(s.attn, n, s.out);
             VectorMath.addInPlace(x, s.out, n * h);
             // x = h + down(silu(gate(u)) * up(u)),  u = post_attention_layernorm(h)

@@ -1,91 +1,350 @@
 package ai.vl4j.tensor;
 
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Multi-head scaled dot-product attention over row-major activations, one softmax row at a time
- * (float32, max-subtracted). Queries, keys, values and outputs are addressed as windows of wider buffers, so
- * a fused qkv projection, a KV cache or one attention window among many is read in place.
+ * Multi-head scaled dot-product attention, fused and streaming (flash-style): no score matrix larger than
+ * QB × BK ever exists, so SAM's 4096-token global attention needs a few kilobytes per thread, not 64 MB per head.
  *
  * <pre>
- * out[i, h·hd + c] = Σ_j p_ij · v[j, g·hd + c],   p_i = softmax_j(scale · q[i, h·hd ..] · k[j, g·hd ..])
- * g = h / (nHeads / nKvHeads)  (grouped-query attention; g = h when the counts are equal)
- * causal: query i sits at absolute position pos0 + i and sees keys j ≤ pos0 + i
+ * out[i, h·hd + c] = Σ_j p_ij · v[j, g·hd + c],   p_i = softmax_j(scale · q_i·k_j + bias_ij),  g = h / (heads / kvHeads)
+ *
+ * per (head, block of QB query rows), for each block of BK keys:
+ *   S = Q·Kᵀ                 vectors run along keys: Kᵀ is stored (or packed) one row per head dimension
+ *   S = scale·S + bias;  masked keys (causal, padding) = −∞
+ *   m' = max(m, rowmax S);  P = exp(S − m');  l = l·e^(m−m') + ΣP;  O = O·e^(m−m') + P·V     (online softmax)
+ * out = O / l
  * </pre>
+ * Keys arrive either as rows (vision: a fused qkv buffer; packed to Kᵀ once per head) or already transposed
+ * (the KV cache keeps Kᵀ per head, so decode and prefill read it in place). Queries, values and outputs are
+ * addressed as windows of wider row-major buffers.
  */
 public final class Attention {
-    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
-    private static final int QUERY_BLOCK = 16;
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int LANES = FS.length();
+    /** Keys per block: four vectors. */
+    public static final int BK = 4 * LANES;
+    /** Query rows per block. */
+    static final int QB = 4;
 
-    /**
-     * Additive terms for one row of scores, before the softmax (e.g. SAM's decomposed relative positions).
-     * Called from worker threads, once per (head, query row).
-     */
-    @FunctionalInterface
-    public interface ScoreBias {
-        void add(int head, int queryRow, float[] scores, int keys);
-    }
-
-    /**
-     * Where the heads' vectors of row 0 start in a row-major buffer, and the distance between rows: row i, head h
-     * is at data[offset + i·stride + h·headDim ..]. The offset may skip whole rows (one window of many).
-     */
+    /** Where row 0 of the heads' vectors starts and the distance between rows: row i, head h at data[offset + i·stride + h·headDim]. */
     public record Operand(float[] data, int stride, int offset) {
     }
+
+    /**
+     * Keys stored transposed: element (kv head g, dimension d, key j) at data[g·headStride + d·rowStride + j].
+     * rowStride must be a multiple of BK and rows readable up to the next multiple of BK (padding is masked).
+     */
+    public record KeysT(float[] data, int headStride, int rowStride) {
+    }
+
+    /**
+     * Additive score terms (e.g. SAM's decomposed relative positions). terms() is called once per (head, query
+     * row) into a scratch area of termsLength() floats; add() then adds the terms to the scores of a key range.
+     * Called from worker threads.
+     */
+    public interface ScoreBias {
+        int termsLength();
+
+        void terms(int head, int queryRow, float[] dst, int off);
+
+        void add(float[] terms, int termsOff, int keyStart, float[] scores, int scoresOff, int count);
+    }
+
+    private static final class Scratch {
+        float[] q = new float[0];       // [QB, hd]
+        float[] s = new float[0];       // [QB, BK]
+        float[] o = new float[0];       // [QB, hdPad]
+        float[] terms = new float[0];   // [QB, termsLength]
+        final float[] m = new float[QB];
+        final float[] l = new float[QB];
+
+        void ensure(int hd, int hdPad, int termsLength) {
+            if (q.length < QB * hd) {
+                q = new float[QB * hd];
+            }
+            if (s.length < QB * BK) {
+                s = new float[QB * BK];
+            }
+            if (o.length < QB * hdPad) {
+                o = new float[QB * hdPad];
+            }
+            if (terms.length < QB * termsLength) {
+                terms = new float[QB * termsLength];
+            }
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private Attention() {
     }
 
-    /**
-     * @param causalPos0 absolute position of query row 0 for a causal mask, or -1 for none
-     */
+    /** Keys as rows (k is like q): packs Kᵀ per kv head once, then attends. */
     public static void multiHead(Operand q, Operand k, Operand v, Operand out,
                                  int nq, int nk, int nHeads, int nKvHeads, int headDim, float scale, int causalPos0) {
         multiHead(q, k, v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, null);
     }
 
-    /** As above, with bias (may be null) added to each row of scaled scores. */
-    public static void multiHead(Operand q, Operand k, Operand v, Operand out,
-                                 int nq, int nk, int nHeads, int nKvHeads, int headDim, float scale, int causalPos0,
-                                 ScoreBias bias) {
+    /** As above, with bias (may be null) added to the scaled scores. */
+    public static void multiHead(Operand q, Operand k, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
+                                 int headDim, float scale, int causalPos0, ScoreBias bias) {
+        int rowStride = roundUp(nk, BK);
+        int headStride = headDim * rowStride;
+        float[] kT = new float[nKvHeads * headStride];
+        Parallel.forRange(0, nKvHeads * headDim, 8, (lo, hi) -> {
+            for (int gd = lo; gd < hi; gd++) {
+                int g = gd / headDim;
+                int d = gd % headDim;
+                int dst = g * headStride + d * rowStride;
+                int src = k.offset() + g * headDim + d;
+                for (int j = 0; j < nk; j++) {
+                    kT[dst + j] = k.data()[src + j * k.stride()];
+                }
+            }
+        });
+        multiHead(q, new KeysT(kT, headStride, rowStride), v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias);
+    }
+
+    /**
+     * Keys already transposed (the KV cache).
+     *
+     * @param causalPos0 absolute position of query row 0 for a causal mask (query i sees keys j ≤ causalPos0 + i), or -1
+     */
+    public static void multiHead(Operand q, KeysT kT, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
+                                 int headDim, float scale, int causalPos0, ScoreBias bias) {
         int group = nHeads / nKvHeads;
-        int qBlocks = (nq + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int qBlocks = (nq + QB - 1) / QB;
+        int hdPad = roundUp(headDim, LANES);
+        int termsLength = bias == null ? 0 : bias.termsLength();
         Parallel.forRange(0, nHeads * qBlocks, 1, (lo, hi) -> {
-            float[] scores = scoreBuffer(nk);
+            Scratch sc = SCRATCH.get();
+            sc.ensure(headDim, hdPad, termsLength);
             for (int task = lo; task < hi; task++) {
                 int h = task / qBlocks;
-                int g = h / group;
-                int i0 = (task % qBlocks) * QUERY_BLOCK;
-                int i1 = Math.min(nq, i0 + QUERY_BLOCK);
-                int qCol = q.offset() + h * headDim;
-                int kCol = k.offset() + g * headDim;
-                int vCol = v.offset() + g * headDim;
-                for (int i = i0; i < i1; i++) {
-                    int keys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + i + 1);
-                    int qRow = i * q.stride() + qCol;
-                    for (int j = 0; j < keys; j++) {
-                        scores[j] = scale * VectorMath.dot(q.data(), qRow, k.data(), j * k.stride() + kCol, headDim);
-                    }
-                    if (bias != null) {
-                        bias.add(h, i, scores, keys);
-                    }
-                    VectorMath.softmax(scores, 0, keys);
-                    int oRow = i * out.stride() + out.offset() + h * headDim;
-                    Arrays.fill(out.data(), oRow, oRow + headDim, 0f);
-                    for (int j = 0; j < keys; j++) {
-                        VectorMath.axpy(scores[j], v.data(), j * v.stride() + vCol, out.data(), oRow, headDim);
-                    }
-                }
+                int i0 = (task % qBlocks) * QB;
+                int rows = Math.min(QB, nq - i0);
+                block(q, kT, v, out, h, h / group, i0, rows, nk, headDim, hdPad, scale, causalPos0, bias, termsLength, sc);
             }
         });
     }
 
-    private static float[] scoreBuffer(int n) {
-        float[] buf = SCORES.get();
-        if (buf.length < n) {
-            buf = new float[n];
-            SCORES.set(buf);
+    private static void block(Operand q, KeysT kT, Operand v, Operand out, int h, int g, int i0, int rows, int nk,
+                              int hd, int hdPad, float scale, int causalPos0, ScoreBias bias, int termsLength, Scratch sc) {
+        float[] qs = sc.q;
+        float[] s = sc.s;
+        float[] o = sc.o;
+        Arrays.fill(qs, 0, QB * hd, 0f);
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(q.data(), q.offset() + (i0 + r) * q.stride() + h * hd, qs, r * hd, hd);
+            if (bias != null) {
+                bias.terms(h, i0 + r, sc.terms, r * termsLength);
+            }
         }
-        return buf;
+        Arrays.fill(o, 0, QB * hdPad, 0f);
+        Arrays.fill(sc.m, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sc.l, 0f);
+        int keys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + i0 + rows);
+        int kBase = g * kT.headStride();
+        int vBase = v.offset() + g * hd;
+        for (int kb = 0; kb < keys; kb += BK) {
+            int count = Math.min(BK, keys - kb);
+            if (rows == QB) {
+                scores4(qs, hd, kT.data(), kBase + kb, kT.rowStride(), s);
+            } else {
+                for (int r = 0; r < rows; r++) {
+                    scores1(qs, r * hd, hd, kT.data(), kBase + kb, kT.rowStride(), s, r * BK);
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                int so = r * BK;
+                for (int j = 0; j < count; j++) {
+                    s[so + j] *= scale;
+                }
+                if (bias != null) {
+                    bias.add(sc.terms, r * termsLength, kb, s, so, count);
+                }
+                // keys past the block's end or the causal limit of this row
+                int visible = causalPos0 < 0 ? count : Math.min(count, causalPos0 + i0 + r + 1 - kb);
+                for (int j = Math.max(visible, 0); j < BK; j++) {
+                    s[so + j] = Float.NEGATIVE_INFINITY;
+                }
+                online(s, so, sc, r, o, r * hdPad, hdPad);
+            }
+            accumulate(s, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, hdPad);
+        }
+        for (int r = 0; r < rows; r++) {
+            float inv = 1f / sc.l[r];
+            int dst = out.offset() + (i0 + r) * out.stride() + h * hd;
+            for (int c = 0; c < hd; c++) {
+                out.data()[dst + c] = o[r * hdPad + c] * inv;
+            }
+        }
+    }
+
+    /** S[r, 0..BK) = Σ_d q[r, d]·Kᵀ[d, kb..kb+BK) for the 4 query rows; 16 accumulators. */
+    private static void scores4(float[] q, int hd, float[] kT, int k0, int stride, float[] s) {
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+        for (int d = 0, kk = k0; d < hd; d++, kk += stride) {
+            FloatVector k0v = FloatVector.fromArray(FS, kT, kk);
+            FloatVector k1v = FloatVector.fromArray(FS, kT, kk + LANES);
+            FloatVector k2v = FloatVector.fromArray(FS, kT, kk + 2 * LANES);
+            FloatVector k3v = FloatVector.fromArray(FS, kT, kk + 3 * LANES);
+            FloatVector x = FloatVector.broadcast(FS, q[d]);
+            a0 = k0v.fma(x, a0);
+            a1 = k1v.fma(x, a1);
+            a2 = k2v.fma(x, a2);
+            a3 = k3v.fma(x, a3);
+            x = FloatVector.broadcast(FS, q[hd + d]);
+            b0 = k0v.fma(x, b0);
+            b1 = k1v.fma(x, b1);
+            b2 = k2v.fma(x, b2);
+            b3 = k3v.fma(x, b3);
+            x = FloatVector.broadcast(FS, q[2 * hd + d]);
+            c0 = k0v.fma(x, c0);
+            c1 = k1v.fma(x, c1);
+            c2 = k2v.fma(x, c2);
+            c3 = k3v.fma(x, c3);
+            x = FloatVector.broadcast(FS, q[3 * hd + d]);
+            d0 = k0v.fma(x, d0);
+            d1 = k1v.fma(x, d1);
+            d2 = k2v.fma(x, d2);
+            d3 = k3v.fma(x, d3);
+        }
+        a0.intoArray(s, 0);
+        a1.intoArray(s, LANES);
+        a2.intoArray(s, 2 * LANES);
+        a3.intoArray(s, 3 * LANES);
+        b0.intoArray(s, BK);
+        b1.intoArray(s, BK + LANES);
+        b2.intoArray(s, BK + 2 * LANES);
+        b3.intoArray(s, BK + 3 * LANES);
+        c0.intoArray(s, 2 * BK);
+        c1.intoArray(s, 2 * BK + LANES);
+        c2.intoArray(s, 2 * BK + 2 * LANES);
+        c3.intoArray(s, 2 * BK + 3 * LANES);
+        d0.intoArray(s, 3 * BK);
+        d1.intoArray(s, 3 * BK + LANES);
+        d2.intoArray(s, 3 * BK + 2 * LANES);
+        d3.intoArray(s, 3 * BK + 3 * LANES);
+    }
+
+    /** One query row's scores against a key block. */
+    private static void scores1(float[] q, int qo, int hd, float[] kT, int k0, int stride, float[] s, int so) {
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0, kk = k0; d < hd; d++, kk += stride) {
+            FloatVector x = FloatVector.broadcast(FS, q[qo + d]);
+            a0 = FloatVector.fromArray(FS, kT, kk).fma(x, a0);
+            a1 = FloatVector.fromArray(FS, kT, kk + LANES).fma(x, a1);
+            a2 = FloatVector.fromArray(FS, kT, kk + 2 * LANES).fma(x, a2);
+            a3 = FloatVector.fromArray(FS, kT, kk + 3 * LANES).fma(x, a3);
+        }
+        a0.intoArray(s, so);
+        a1.intoArray(s, so + LANES);
+        a2.intoArray(s, so + 2 * LANES);
+        a3.intoArray(s, so + 3 * LANES);
+    }
+
+    /** Online-softmax step for one row: scores become probabilities relative to the new running max. */
+    private static void online(float[] s, int so, Scratch sc, int r, float[] o, int oo, int hdPad) {
+        FloatVector mv = FloatVector.fromArray(FS, s, so);
+        for (int j = LANES; j < BK; j += LANES) {
+            mv = mv.max(FloatVector.fromArray(FS, s, so + j));
+        }
+        float blockMax = mv.reduceLanes(VectorOperators.MAX);
+        float mOld = sc.m[r];
+        float mNew = Math.max(mOld, blockMax);
+        if (mNew == Float.NEGATIVE_INFINITY) {              // nothing visible yet in this row
+            Arrays.fill(s, so, so + BK, 0f);
+            return;
+        }
+        FloatVector shift = FloatVector.broadcast(FS, mNew);
+        FloatVector sum = FloatVector.zero(FS);
+        for (int j = 0; j < BK; j += LANES) {
+            FloatVector p = FloatVector.fromArray(FS, s, so + j).sub(shift).lanewise(VectorOperators.EXP);
+            p.intoArray(s, so + j);
+            sum = sum.add(p);
+        }
+        float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
+        sc.l[r] = sc.l[r] * alpha + sum.reduceLanes(VectorOperators.ADD);
+        sc.m[r] = mNew;
+        if (alpha != 1f) {
+            FloatVector a = FloatVector.broadcast(FS, alpha);
+            for (int c = 0; c < hdPad; c += LANES) {
+                FloatVector.fromArray(FS, o, oo + c).mul(a).intoArray(o, oo + c);
+            }
+        }
+    }
+
+    /** O[r, :] += Σ_j P[r, j]·V[j, :] over the block's keys, vectors along the head dimension. */
+    private static void accumulate(float[] p, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int hdPad) {
+        for (int c = 0; c < hdPad; c += LANES) {
+            VectorMask<Float> mask = FS.indexInRange(c, hd);
+            boolean full = c + LANES <= hd;
+            FloatVector o0 = FloatVector.fromArray(FS, o, c);
+            FloatVector o1 = FloatVector.fromArray(FS, o, hdPad + c);
+            FloatVector o2 = FloatVector.fromArray(FS, o, 2 * hdPad + c);
+            FloatVector o3 = FloatVector.fromArray(FS, o, 3 * hdPad + c);
+            for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
+                FloatVector vv = full ? FloatVector.fromArray(FS, v, vj) : FloatVector.fromArray(FS, v, vj, mask);
+                o0 = vv.fma(FloatVector.broadcast(FS, p[j]), o0);
+                if (rows > 1) {
+                    o1 = vv.fma(FloatVector.broadcast(FS, p[BK + j]), o1);
+                    if (rows > 2) {
+                        o2 = vv.fma(FloatVector.broadcast(FS, p[2 * BK + j]), o2);
+                        if (rows > 3) {
+                            o3 = vv.fma(FloatVector.broadcast(FS, p[3 * BK + j]), o3);
+                        }
+                    }
+                }
+            }
+            o0.intoArray(o, c);
+            o1.intoArray(o, hdPad + c);
+            o2.intoArray(o, 2 * hdPad + c);
+            o3.intoArray(o, 3 * hdPad + c);
+        }
+    }
+
+    static int roundUp(int n, int multiple) {
+        return (n + multiple - 1) / multiple * multiple;
+    }
+
+    /** The obviously correct kernel, kept for tests: one full softmax row at a time, in double. */
+    public static void reference(Operand q, Operand k, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
+                                 int hd, float scale, int causalPos0, float[][][] bias) {
+        int group = nHeads / nKvHeads;
+        for (int h = 0; h < nHeads; h++) {
+            int g = h / group;
+            for (int i = 0; i < nq; i++) {
+                int keys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + i + 1);
+                double[] p = new double[keys];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < keys; j++) {
+                    double dot = 0;
+                    for (int c = 0; c < hd; c++) {
+                        dot += (double) q.data()[q.offset() + i * q.stride() + h * hd + c] * k.data()[k.offset() + j * k.stride() + g * hd + c];
+                    }
+                    p[j] = dot * scale + (bias == null ? 0 : bias[h][i][j]);
+                    max = Math.max(max, p[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < keys; j++) {
+                    p[j] = Math.exp(p[j] - max);
+                    sum += p[j];
+                }
+                for (int c = 0; c < hd; c++) {
+                    double acc = 0;
+                    for (int j = 0; j < keys; j++) {
+                        acc += p[j] / sum * v.data()[v.offset() + j * v.stride() + g * hd + c];
+                    }
+                    out.data()[out.offset() + i * out.stride() + h * hd + c] = (float) acc;
+                }
+            }
+        }
     }
 }

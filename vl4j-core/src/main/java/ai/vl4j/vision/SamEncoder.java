@@ -243,31 +243,32 @@ public final class SamEncoder {
      * <pre>
      *   Σ_c q[c]·Rh[y − ky + side − 1, c]  +  Σ_c q[c]·Rw[x − kx + side − 1, c]      (q unscaled)
      * </pre>
+     * The 2·side dot products are computed once per (head, query); each key then costs one addition.
      */
     record RelativePosition(float[] qkv, int base, int stride, int headDim, int side, float[] relPosH, float[] relPosW)
             implements Attention.ScoreBias {
-        private static final ThreadLocal<float[]> TERMS = ThreadLocal.withInitial(() -> new float[0]);
 
         @Override
-        public void add(int head, int queryRow, float[] scores, int keys) {
-            float[] terms = TERMS.get();
-            if (terms.length < 2 * side) {
-                terms = new float[2 * side];
-                TERMS.set(terms);
-            }
+        public int termsLength() {
+            return 2 * side;
+        }
+
+        @Override
+        public void terms(int head, int queryRow, float[] dst, int off) {
             int y = queryRow / side;
             int x = queryRow % side;
             int q = base + queryRow * stride + head * headDim;
             for (int k = 0; k < side; k++) {
-                terms[k] = VectorMath.dot(qkv, q, relPosH, (y - k + side - 1) * headDim, headDim);
-                terms[side + k] = VectorMath.dot(qkv, q, relPosW, (x - k + side - 1) * headDim, headDim);
+                dst[off + k] = VectorMath.dot(qkv, q, relPosH, (y - k + side - 1) * headDim, headDim);
+                dst[off + side + k] = VectorMath.dot(qkv, q, relPosW, (x - k + side - 1) * headDim, headDim);
             }
-            for (int ky = 0; ky < side; ky++) {
-                float h = terms[ky];
-                int row = ky * side;
-                for (int kx = 0; kx < side; kx++) {
-                    scores[row + kx] += h + terms[side + kx];
-                }
+        }
+
+        @Override
+        public void add(float[] terms, int termsOff, int keyStart, float[] scores, int scoresOff, int count) {
+            for (int j = 0; j < count; j++) {
+                int key = keyStart + j;
+                scores[scoresOff + j] += terms[termsOff + key / side] + terms[termsOff + side + key % side];
             }
         }
     }

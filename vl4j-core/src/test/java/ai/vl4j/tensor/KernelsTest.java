@@ -33,7 +33,7 @@ class KernelsTest {
     @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
     void linearMatchesDoubleReference(DType dtype) {
         Random rnd = new Random(7);
-        for (int[] shape : new int[][] {{1, 37, 19}, {5, 64, 33}, {9, 130, 8}, {2, 3, 1}, {13, 600, 50}, {7, 513, 97}, {20, 64, 96}, {6, 16, 48}}) {
+        for (int[] shape : new int[][] {{1, 37, 19}, {1, 96, 5}, {3, 64, 33}, {4, 200, 9}, {5, 64, 33}, {9, 130, 8}, {2, 3, 1}, {13, 600, 50}, {7, 513, 97}, {20, 64, 96}, {6, 16, 48}}) {
             int n = shape[0], k = shape[1], m = shape[2];
             float[] wValues = new float[m * k];
             float[] x = new float[n * k];
@@ -49,57 +49,87 @@ class KernelsTest {
             }
             Tensor w = Tensor.ofFloats("w", wValues, m, k).convertTo(dtype);
             float[] out = new float[n * m];
+            float[] ref = new float[n * m];
             MatMul.linear(x, n, w, bias, out);
-            for (int i = 0; i < n; i++) {
-                for (int r = 0; r < m; r++) {
-                    double ref = bias[r];
-                    for (int j = 0; j < k; j++) {
-                        ref += (double) x[i * k + j] * w.getFloat((long) r * k + j);
-                    }
-                    assertEquals(ref, out[i * m + r], 1e-4 * Math.sqrt(k), dtype + " " + n + "x" + k + "x" + m + " at " + i + "," + r);
-                }
+            MatMul.reference(x, n, w, bias, ref);
+            for (int i = 0; i < n * m; i++) {
+                assertEquals(ref[i], out[i], 1e-4 * Math.sqrt(k), dtype + " " + n + "x" + k + "x" + m + " at " + i);
             }
         }
     }
 
+    /** The fused streaming kernel against one-softmax-row-at-a-time double precision, over awkward sizes. */
     @Test
-    void causalGroupedAttentionMatchesReference() {
+    void fusedAttentionMatchesReference() {
         Random rnd = new Random(3);
-        int nq = 5, past = 4, nk = past + nq, heads = 4, kvHeads = 2, hd = 6;
-        float[] q = random(rnd, nq * heads * hd);
-        float[] k = random(rnd, nk * kvHeads * hd);
-        float[] v = random(rnd, nk * kvHeads * hd);
-        float[] out = new float[nq * heads * hd];
-        float scale = 0.4f;
-        Attention.multiHead(new Attention.Operand(q, heads * hd, 0), new Attention.Operand(k, kvHeads * hd, 0),
-                new Attention.Operand(v, kvHeads * hd, 0), new Attention.Operand(out, heads * hd, 0), nq, nk, heads, kvHeads, hd, scale, past);
-        for (int i = 0; i < nq; i++) {
-            for (int h = 0; h < heads; h++) {
-                int g = h / (heads / kvHeads);
-                int keys = past + i + 1;
-                double[] p = new double[keys];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < keys; j++) {
-                    double s = 0;
-                    for (int c = 0; c < hd; c++) {
-                        s += (double) q[i * heads * hd + h * hd + c] * k[j * kvHeads * hd + g * hd + c];
-                    }
-                    p[j] = s * scale;
-                    max = Math.max(max, p[j]);
-                }
-                double sum = 0;
-                for (int j = 0; j < keys; j++) {
-                    p[j] = Math.exp(p[j] - max);
-                    sum += p[j];
-                }
-                for (int c = 0; c < hd; c++) {
-                    double ref = 0;
-                    for (int j = 0; j < keys; j++) {
-                        ref += p[j] / sum * v[j * kvHeads * hd + g * hd + c];
-                    }
-                    assertEquals(ref, out[i * heads * hd + h * hd + c], 1e-5, "query " + i + " head " + h);
+        // nq, past keys, heads, kv heads, head dim, causal
+        int[][] cases = {{5, 4, 4, 2, 6, 1}, {1, 150, 4, 4, 64, 1}, {70, 0, 2, 2, 14, 1}, {37, 0, 3, 3, 16, 0},
+                {9, 0, 2, 1, 128, 0}, {130, 3, 2, 2, 64, 1}};
+        for (int[] c : cases) {
+            int nq = c[0], past = c[1], heads = c[2], kvHeads = c[3], hd = c[4];
+            boolean causal = c[5] == 1;
+            int nk = past + nq;
+            float[] q = random(rnd, nq * heads * hd);
+            float[] k = random(rnd, nk * kvHeads * hd);
+            float[] v = random(rnd, nk * kvHeads * hd);
+            float[] out = new float[nq * heads * hd];
+            float[] ref = new float[nq * heads * hd];
+            float scale = 0.4f;
+            Attention.Operand qo = new Attention.Operand(q, heads * hd, 0);
+            Attention.Operand ko = new Attention.Operand(k, kvHeads * hd, 0);
+            Attention.Operand vo = new Attention.Operand(v, kvHeads * hd, 0);
+            Attention.multiHead(qo, ko, vo, new Attention.Operand(out, heads * hd, 0), nq, nk, heads, kvHeads, hd, scale,
+                    causal ? past : -1);
+            Attention.reference(qo, ko, vo, new Attention.Operand(ref, heads * hd, 0), nq, nk, heads, kvHeads, hd, scale,
+                    causal ? past : -1, null);
+            for (int i = 0; i < out.length; i++) {
+                assertEquals(ref[i], out[i], 1e-5, java.util.Arrays.toString(c) + " at " + i);
+            }
+        }
+    }
+
+    /** Additive score terms go in before the softmax, per (head, query, key). */
+    @Test
+    void attentionBiasIsAddedBeforeTheSoftmax() {
+        Random rnd = new Random(9);
+        int n = 100, heads = 2, hd = 16;
+        float[] qkv = random(rnd, n * 3 * heads * hd);
+        float[][][] table = new float[heads][n][n];
+        for (float[][] t : table) {
+            for (float[] row : t) {
+                for (int j = 0; j < n; j++) {
+                    row[j] = (float) rnd.nextGaussian();
                 }
             }
+        }
+        Attention.ScoreBias bias = new Attention.ScoreBias() {
+            @Override
+            public int termsLength() {
+                return n + 1;
+            }
+
+            @Override
+            public void terms(int head, int queryRow, float[] dst, int off) {
+                dst[off] = head;
+                System.arraycopy(table[head][queryRow], 0, dst, off + 1, n);
+            }
+
+            @Override
+            public void add(float[] terms, int termsOff, int keyStart, float[] scores, int scoresOff, int count) {
+                for (int j = 0; j < count; j++) {
+                    scores[scoresOff + j] += terms[termsOff + 1 + keyStart + j];
+                }
+            }
+        };
+        int w = 3 * heads * hd;
+        float[] out = new float[n * heads * hd];
+        float[] ref = new float[n * heads * hd];
+        Attention.multiHead(new Attention.Operand(qkv, w, 0), new Attention.Operand(qkv, w, heads * hd),
+                new Attention.Operand(qkv, w, 2 * heads * hd), new Attention.Operand(out, heads * hd, 0), n, n, heads, heads, hd, 0.25f, -1, bias);
+        Attention.reference(new Attention.Operand(qkv, w, 0), new Attention.Operand(qkv, w, heads * hd),
+                new Attention.Operand(qkv, w, 2 * heads * hd), new Attention.Operand(ref, heads * hd, 0), n, n, heads, heads, hd, 0.25f, -1, table);
+        for (int i = 0; i < out.length; i++) {
+            assertEquals(ref[i], out[i], 1e-5, "at " + i);
         }
     }
 

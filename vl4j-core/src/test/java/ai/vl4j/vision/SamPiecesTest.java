@@ -51,7 +51,10 @@ class SamPiecesTest {
             for (int query = 0; query < side * side; query++) {
                 float[] scores = new float[side * side];
                 scores[3] = 1f;                                // bias is added to what is there
-                bias.add(head, query, scores, side * side);
+                float[] terms = new float[bias.termsLength() + 2];
+                bias.terms(head, query, terms, 2);
+                bias.add(terms, 2, 0, scores, 0, 10);          // keys in two ranges, as the kernel's blocks do
+                bias.add(terms, 2, 10, scores, 10, side * side - 10);
                 int y = query / side, x = query % side;
                 for (int ky = 0; ky < side; ky++) {
                     for (int kx = 0; kx < side; kx++) {
