@@ -8,9 +8,7 @@ public final class Activations {
     /** Exact (erf) GELU on x[0 .. n), as nn.GELU() by default. */
     public static void gelu(float[] x, int n) {
         Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                x[i] = Erf.gelu(x[i]);
-            }
+            FastMath.gelu(x, lo, hi);
         });
     }
 
@@ -20,10 +18,7 @@ public final class Activations {
      */
     public static void siluMul(float[] gate, float[] up, int n) {
         Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                float z = gate[i];
-                gate[i] = (float) (z / (1.0 + Math.exp(-z))) * up[i];
-            }
+            FastMath.siluMul(gate, up, lo, hi);
         });
     }
 }
