@@ -4,6 +4,7 @@ import ai.vl4j.bench.PipelineBenchmark;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.tensor.Parallel;
+import ai.vl4j.tensor.QuantType;
 import ai.vl4j.vlm.DeepSeekVl;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
@@ -35,11 +36,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--quant", paramLabel = "Q", description = "Quantize the language model at load time: q8_0 or q4_0 (default: weights as stored).")
+    String quant;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
+        QuantType quantType = quant == null ? null : QuantType.parse(quant);
         if (runs < 1 || genTokens < 1 || promptTokens < 1) {
             throw new IllegalArgumentException("--runs, --gen-tokens and --prompt-tokens must be at least 1");
         }
@@ -52,7 +57,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
         RgbImage picture = image == null ? null : ImageLoader.load(image);
-        try (DeepSeekVl vl = DeepSeekVl.load(model.resolve())) {
+        try (DeepSeekVl vl = DeepSeekVl.load(model.resolve(), quantType)) {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
                     new PipelineBenchmark.Options(promptTokens, genTokens, runs), msg -> err.println("bench: " + msg));
             if (json) {
@@ -68,6 +73,7 @@ final class BenchCommand implements Callable<Integer> {
         Map<String, Object> obj = new LinkedHashMap<>();
         obj.put("model", model.model);
         obj.put("threads", Parallel.threads());
+        obj.put("quant", quant == null ? "none" : quant);
         obj.put("lm_prompt_tokens", r.lmTokens());
         obj.put("gen_tokens", r.genTokens());
         obj.put("runs", r.runs());

@@ -17,7 +17,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "vl4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "DeepSeek-VL on the JVM.",
-        subcommands = {RunCommand.class, TokenizeCommand.class, BenchCommand.class, SynthCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Progress details, timings and stack traces.")
     boolean verbose;
@@ -27,7 +28,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, tokenize, bench, synth)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, tokenize, bench, synth, quantize)");
     }
 
     public static void main(String[] args) {

@@ -6,6 +6,7 @@ import ai.vl4j.generate.TokenListener;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.tensor.Parallel;
+import ai.vl4j.tensor.QuantType;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
 import ai.vl4j.vlm.DeepSeekVl;
@@ -61,6 +62,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--quant", paramLabel = "Q", description = "Quantize the language model at load time: q8_0 or q4_0 (default: weights as stored).")
+    String quant;
+
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
 
@@ -70,6 +74,7 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         SamplingOptions options = new SamplingOptions(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed);
+        QuantType quantType = quant == null ? null : QuantType.parse(quant);
         if (threads != null) {
             if (threads < 1) {
                 throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
@@ -85,7 +90,7 @@ final class RunCommand implements Callable<Integer> {
         boolean verbose = parent.verbose;
         Path folder = model.resolve();
         long t0 = System.nanoTime();
-        try (DeepSeekVl vl = DeepSeekVl.load(folder)) {
+        try (DeepSeekVl vl = DeepSeekVl.load(folder, quantType)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             if (verbose) {
                 long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();

@@ -165,6 +165,24 @@ class CliTest {
     }
 
     @Test
+    void quantizeThenRunAndQuantizeAtLoad() throws IOException {
+        Path out = tmp.resolve("q8");
+        Result q = vl4j("quantize", "--model", Fixtures.TINY_7B_MODEL.toString(), "--out", out.toString(), "--type", "q8_0");
+        assertEquals(0, q.code(), q.err());
+        assertTrue(Files.isRegularFile(out.resolve("model.safetensors")) && Files.isRegularFile(out.resolve("tokenizer.json")));
+        String image = Fixtures.TINY_7B.resolve("images/dog_a.png").toString();
+        Result run = vl4j("run", "-m", out.toString(), "-i", image, "-p", "Describe this image.", "--max-new-tokens", "4", "--json");
+        assertEquals(0, run.code(), run.err());
+        assertEquals(4, JSON.readTree(run.out()).get("completion_token_ids").size());
+        Result atLoad = vl4j("run", "-m", Fixtures.TINY_7B_MODEL.toString(), "--quant", "q4_0", "-i", image, "-p", "Hi", "--max-new-tokens", "2", "--json");
+        assertEquals(0, atLoad.code(), atLoad.err());
+        Result bad = expectError(2, "run", "-m", MODEL.toString(), "--quant", "q3_k", "-p", "hi");
+        assertTrue(bad.err().contains("unknown quantization q3_k"), bad.err());
+        Result again = expectError(1, "quantize", "--model", Fixtures.TINY_7B_MODEL.toString(), "--out", out.toString());
+        assertTrue(again.err().contains("already holds a model"), again.err());
+    }
+
+    @Test
     void verboseShowsTheStackTrace() {
         Result r = vl4j("run", "--verbose", "-m", tmp.resolve("nope").toString(), "-p", "hi");
         assertEquals(2, r.code());

@@ -5,10 +5,11 @@ import ai.vl4j.nn.RmsNorm;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
 import ai.vl4j.tensor.Attention;
-import ai.vl4j.tensor.MatMul;
+import ai.vl4j.tensor.QuantType;
 import ai.vl4j.tensor.Tensor;
 import ai.vl4j.tensor.VectorMath;
 import ai.vl4j.tensor.Widen;
+import java.lang.foreign.Arena;
 
 /**
  * The DeepSeek-LLM decoder ({@code LlamaForCausalLM}, transformers 4.38), spec §3.5:
@@ -28,19 +29,29 @@ public final class LlamaModel {
     private final Tensor embedTokens;  // [V, H]
     private final Layer[] layers;
     private final RmsNorm norm;
-    private final Tensor lmHead;       // [V, H]
+    private final Linear lmHead;       // [V, H]
     private final Rope rope;
 
     public LlamaModel(LlamaConfig cfg, Weights w) {
+        this(cfg, w, null, null);
+    }
+
+    /**
+     * @param quant quantize the dense linear weights (attention, MLP, lm_head) at load time, or null to use them
+     *              as stored (a folder written by {@code vl4j quantize} is already quantized)
+     * @param arena memory for load-time quantized weights
+     */
+    public LlamaModel(LlamaConfig cfg, Weights w, QuantType quant, Arena arena) {
         this.cfg = cfg;
         int h = cfg.hiddenSize();
         this.embedTokens = w.require(PREFIX + "model.embed_tokens.weight", cfg.vocabSize(), h);
         this.layers = new Layer[cfg.numLayers()];
         for (int i = 0; i < layers.length; i++) {
-            layers[i] = new Layer(cfg, w, PREFIX + "model.layers." + i + ".");
+            layers[i] = new Layer(cfg, w, PREFIX + "model.layers." + i + ".", quant, arena);
         }
         this.norm = RmsNorm.load(w, PREFIX + "model.norm.weight", h, cfg.rmsNormEps());
-        this.lmHead = cfg.tieWordEmbeddings() ? embedTokens : w.require(PREFIX + "lm_head.weight", cfg.vocabSize(), h);
+        this.lmHead = cfg.tieWordEmbeddings() ? new Linear(embedTokens, null)
+                : Linear.load(w, PREFIX + "lm_head", h, cfg.vocabSize(), false, quant, arena);
         this.rope = new Rope(cfg.headDim(), cfg.ropeTheta());
     }
 
@@ -86,7 +97,7 @@ public final class LlamaModel {
         float[] one = new float[h];
         System.arraycopy(hidden, row * h, one, 0, h);
         float[] logits = new float[cfg.vocabSize()];
-        MatMul.linear(one, 1, lmHead, null, logits);
+        lmHead.forward(one, 1, logits);
         return logits;
     }
 
@@ -121,20 +132,20 @@ public final class LlamaModel {
         private final Linear q, k, v, o;             // [H, H], [kvDim, H], [kvDim, H], [H, H]
         private final Linear gate, up, down;         // [I, H], [I, H], [H, I]
 
-        Layer(LlamaConfig cfg, Weights w, String prefix) {
+        Layer(LlamaConfig cfg, Weights w, String prefix, QuantType quant, Arena arena) {
             int h = cfg.hiddenSize();
             int kv = cfg.kvDim();
             int inter = cfg.intermediateSize();
             this.cfg = cfg;
             this.inputNorm = RmsNorm.load(w, prefix + "input_layernorm.weight", h, cfg.rmsNormEps());
-            this.q = Linear.load(w, prefix + "self_attn.q_proj", h, h, false);
-            this.k = Linear.load(w, prefix + "self_attn.k_proj", h, kv, false);
-            this.v = Linear.load(w, prefix + "self_attn.v_proj", h, kv, false);
-            this.o = Linear.load(w, prefix + "self_attn.o_proj", h, h, false);
+            this.q = Linear.load(w, prefix + "self_attn.q_proj", h, h, false, quant, arena);
+            this.k = Linear.load(w, prefix + "self_attn.k_proj", h, kv, false, quant, arena);
+            this.v = Linear.load(w, prefix + "self_attn.v_proj", h, kv, false, quant, arena);
+            this.o = Linear.load(w, prefix + "self_attn.o_proj", h, h, false, quant, arena);
             this.postAttentionNorm = RmsNorm.load(w, prefix + "post_attention_layernorm.weight", h, cfg.rmsNormEps());
-            this.gate = Linear.load(w, prefix + "mlp.gate_proj", h, inter, false);
-            this.up = Linear.load(w, prefix + "mlp.up_proj", h, inter, false);
-            this.down = Linear.load(w, prefix + "mlp.down_proj", inter, h, false);
+            this.gate = Linear.load(w, prefix + "mlp.gate_proj", h, inter, false, quant, arena);
+            this.up = Linear.load(w, prefix + "mlp.up_proj", h, inter, false, quant, arena);
+            this.down = Linear.load(w, prefix + "mlp.down_proj", inter, h, false, quant, arena);
         }
 
         void forward(float[] x, int n, int pos0, float[] keysT, float[] values, int stride, Scratch s, Rope rope) {

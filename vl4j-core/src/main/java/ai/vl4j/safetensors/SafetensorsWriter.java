@@ -56,9 +56,19 @@ public final class SafetensorsWriter {
     public static void write(Path target, Collection<Tensor> tensors, Map<String, String> metadata) throws IOException {
         List<Entry> entries = new ArrayList<>();
         for (Tensor t : tensors) {
-            entries.add(new Entry(t.name(), t.dtype(), t.shape(), out -> copy(t.data(), out)));
+            entries.add(of(t));
         }
         writeEntries(target, entries, metadata);
+    }
+
+    /** An entry copying a tensor's bytes. */
+    public static Entry of(Tensor t) {
+        return new Entry(t.name(), t.dtype(), t.shape(), out -> copy(t.data(), out));
+    }
+
+    /** An entry copying raw little-endian bytes of the given dtype and shape. */
+    public static Entry of(String name, DType dtype, long[] shape, MemorySegment data) {
+        return new Entry(name, dtype, shape, out -> copy(data, out));
     }
 
     public static void writeEntries(Path target, List<Entry> entries, Map<String, String> metadata) throws IOException {
@@ -108,6 +118,63 @@ public final class SafetensorsWriter {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /** Bytes written so far and in total. */
+    @FunctionalInterface
+    public interface Progress {
+        void update(long done, long total);
+    }
+
+    /** Shards are cut at this size, like the real 7B repository (about 5 GB each). */
+    public static final long SHARD_BYTES = 5_000_000_000L;
+
+    /**
+     * Writes the weights of a model folder: one {@code model.safetensors}, or, past {@link #SHARD_BYTES},
+     * {@code model-0000i-of-0000n.safetensors} shards and {@code model.safetensors.index.json}.
+     */
+    public static void writeModel(Path dir, List<Entry> entries, Map<String, String> metadata, Progress progress) throws IOException {
+        long total = entries.stream().mapToLong(Entry::byteSize).sum();
+        List<List<Entry>> shards = new ArrayList<>();
+        List<Entry> current = new ArrayList<>();
+        long currentBytes = 0;
+        for (Entry e : entries) {
+            if (!current.isEmpty() && currentBytes + e.byteSize() > SHARD_BYTES) {
+                shards.add(current);
+                current = new ArrayList<>();
+                currentBytes = 0;
+            }
+            current.add(e);
+            currentBytes += e.byteSize();
+        }
+        shards.add(current);
+        long[] done = {0};
+        List<Entry> counted = new ArrayList<>();
+        for (Entry e : entries) {
+            counted.add(new Entry(e.name(), e.dtype(), e.shape(), stream -> {
+                e.body().writeTo(stream);
+                done[0] += e.byteSize();
+                progress.update(done[0], total);
+            }));
+        }
+        if (shards.size() == 1) {
+            writeEntries(dir.resolve(Weights.SINGLE_FILE), counted, metadata);
+            return;
+        }
+        ObjectNode index = JSON.createObjectNode();
+        index.putObject("metadata").put("total_size", total);
+        ObjectNode map = index.putObject("weight_map");
+        int first = 0;
+        for (int s = 0; s < shards.size(); s++) {
+            String name = String.format("model-%05d-of-%05d.safetensors", s + 1, shards.size());
+            List<Entry> part = counted.subList(first, first + shards.get(s).size());
+            first += part.size();
+            for (Entry e : part) {
+                map.put(e.name(), name);
+            }
+            writeEntries(dir.resolve(name), part, metadata);
+        }
+        JSON.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(Weights.INDEX_FILE).toFile(), index);
     }
 
     private static void copy(MemorySegment data, OutputStream out) throws IOException {

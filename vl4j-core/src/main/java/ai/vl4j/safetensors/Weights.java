@@ -1,7 +1,11 @@
 package ai.vl4j.safetensors;
 
 import ai.vl4j.ModelFormatException;
+import ai.vl4j.tensor.DType;
+import ai.vl4j.tensor.QuantType;
+import ai.vl4j.tensor.QuantizedTensor;
 import ai.vl4j.tensor.Tensor;
+import ai.vl4j.tensor.WeightMatrix;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -135,6 +139,36 @@ public final class Weights implements AutoCloseable {
         } catch (ModelFormatException e) {
             throw new ModelFormatException(folder + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * A weight matrix [rows, cols]: the dense tensor {@code name}, or, in a quantized folder, the pair
+     * {@code name.qweight} (I8: Q8_0, [rows, blocks·32]; U8: Q4_0, [rows, blocks·16]) + {@code name.scales}
+     * (F16, [rows, blocks]).
+     */
+    public WeightMatrix requireMatrix(String name, int rows, int cols) {
+        if (tensors.containsKey(name) || !tensors.containsKey(name + ".qweight")) {
+            return require(name, rows, cols);
+        }
+        Tensor q = tensors.get(name + ".qweight");
+        Tensor d = tensors.get(name + ".scales");
+        QuantType type = switch (q.dtype()) {
+            case I8 -> QuantType.Q8_0;
+            case U8 -> QuantType.Q4_0;
+            default -> throw new ModelFormatException(folder + ": tensor " + q.name() + " has dtype " + q.dtype()
+                    + ", expected I8 (q8_0) or U8 (q4_0)");
+        };
+        if (d == null || d.dtype() != DType.F16) {
+            throw new ModelFormatException(folder + ": missing tensor " + name + ".scales (F16) beside " + q.name());
+        }
+        int blocks = QuantType.blocks(cols);
+        try {
+            q.expectShape(rows, (long) blocks * type.blockBytes());
+            d.expectShape(rows, blocks);
+        } catch (ModelFormatException e) {
+            throw new ModelFormatException(folder + ": " + e.getMessage() + " (" + type.id() + " weight " + name + " [" + rows + ", " + cols + "])");
+        }
+        return new QuantizedTensor(name, type, rows, cols, q.data(), d.data());
     }
 
     /** A small tensor (norm weights, biases, embeddings tables of vision towers) copied to a float array. */

@@ -1,6 +1,5 @@
 package ai.vl4j.tensor;
 
-import java.lang.foreign.MemorySegment;
 
 /**
  * The linear-layer kernel: out[n, m] = x[n, k] · Wᵀ + b, with W [m, k] a stored weight (F32/F16/BF16,
@@ -24,22 +23,20 @@ public final class MatMul {
      * @param bias [m] or null
      * @param out  output rows [n, m]; must not alias x
      */
-    public static void linear(float[] x, int n, Tensor w, float[] bias, float[] out) {
-        if (w.rank() != 2) {
-            throw new IllegalArgumentException("weight " + w.name() + " is not a matrix");
-        }
-        int m = (int) w.dim(0);
-        int k = (int) w.dim(1);
+    public static void linear(float[] x, int n, WeightMatrix w, float[] bias, float[] out) {
+        int m = w.rows();
+        int k = w.cols();
         if ((long) n * k > x.length || (long) n * m > out.length) {
             throw new IllegalArgumentException("linear " + w.name() + ": buffers too small for n=" + n);
         }
         if (n <= 4) {
-            Gemv.multiply(x, n, k, w, m, bias, out);
+            if (w instanceof QuantizedTensor qt) {
+                QuantGemv.multiply(x, n, k, qt, m, bias, out);
+            } else {
+                Gemv.multiply(x, n, k, (Tensor) w, m, bias, out);
+            }
         } else {
-            MemorySegment seg = w.data();
-            DType dtype = w.dtype();
-            Gemm.multiply(x, n, k, (row, k0, len, dst, off) -> Widen.toFloat(seg, dtype, (long) row * k + k0, dst, off, len),
-                    m, bias, out);
+            Gemm.multiply(x, n, k, w::rowToFloat, m, bias, out);
         }
     }
 
@@ -47,14 +44,16 @@ public final class MatMul {
      * The obviously correct kernel, kept for tests: each output a double-precision sum in index order,
      * weights widened one at a time.
      */
-    public static void reference(float[] x, int n, Tensor w, float[] bias, float[] out) {
-        int m = (int) w.dim(0);
-        int k = (int) w.dim(1);
-        for (int i = 0; i < n; i++) {
-            for (int r = 0; r < m; r++) {
+    public static void reference(float[] x, int n, WeightMatrix w, float[] bias, float[] out) {
+        int m = w.rows();
+        int k = w.cols();
+        float[] row = new float[k];
+        for (int r = 0; r < m; r++) {
+            w.rowToFloat(r, 0, k, row, 0);
+            for (int i = 0; i < n; i++) {
                 double s = bias == null ? 0 : bias[r];
                 for (int j = 0; j < k; j++) {
-                    s += (double) x[i * k + j] * w.getFloat((long) r * k + j);
+                    s += (double) x[i * k + j] * row[j];
                 }
                 out[i * m + r] = (float) s;
             }

@@ -12,7 +12,7 @@ import java.util.Arrays;
  * or of an off-heap buffer, plus its dtype and shape. It never copies the weights onto the Java heap; the
  * kernels read the segment directly.
  */
-public final class Tensor {
+public final class Tensor implements WeightMatrix {
     private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -57,8 +57,37 @@ public final class Tensor {
         return new Tensor(name, target, shape, seg);
     }
 
+    @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public int rows() {
+        requireMatrix();
+        return (int) shape[0];
+    }
+
+    @Override
+    public int cols() {
+        requireMatrix();
+        return (int) shape[1];
+    }
+
+    @Override
+    public long bytes() {
+        return data.byteSize();
+    }
+
+    @Override
+    public void rowToFloat(int row, int k0, int len, float[] dst, int off) {
+        Widen.toFloat(data, dtype, (long) row * shape[1] + k0, dst, off, len);
+    }
+
+    private void requireMatrix() {
+        if (shape.length != 2) {
+            throw new IllegalStateException("tensor " + name + " is not a matrix: " + Arrays.toString(shape));
+        }
     }
 
     public DType dtype() {

@@ -10,12 +10,14 @@ import ai.vl4j.image.RgbImage;
 import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.safetensors.Weights;
+import ai.vl4j.tensor.QuantType;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
 import ai.vl4j.text.Tokenizer;
 import ai.vl4j.vision.HybridVisionTower;
 import ai.vl4j.vision.SigLipVit;
 import ai.vl4j.vision.VisionTower;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -49,8 +51,9 @@ public final class DeepSeekVl implements AutoCloseable {
     private final VisionTower vision;
     private final MlpAligner aligner;
     private final LlamaModel llm;
+    private final Arena quantized;   // load-time quantized weights live here
 
-    private DeepSeekVl(Path folder, ModelConfig config, Weights weights, Tokenizer tokenizer) {
+    private DeepSeekVl(Path folder, ModelConfig config, Weights weights, Tokenizer tokenizer, QuantType quant, Arena quantized) {
         this.folder = folder;
         this.config = config;
         this.weights = weights;
@@ -60,24 +63,35 @@ public final class DeepSeekVl implements AutoCloseable {
         this.vision = config.hybrid() ? new HybridVisionTower(config.sam(), config.siglip(), weights)
                 : new SigLipVit(config.siglip(), weights, CLIP_TOWER_PREFIX);
         this.aligner = new MlpAligner(config.aligner(), weights);
-        this.llm = new LlamaModel(config.language(), weights);
+        this.quantized = quantized;
+        this.llm = new LlamaModel(config.language(), weights, quant, quantized);
     }
 
     /** Loads a model folder laid out as the official Hugging Face repositories. */
     public static DeepSeekVl load(Path folder) {
+        return load(folder, null);
+    }
+
+    /**
+     * Loads a model folder, quantizing the language model's linear weights to quant at load time (null: use the
+     * weights as stored, dense or already quantized by {@code vl4j quantize}).
+     */
+    public static DeepSeekVl load(Path folder, QuantType quant) {
         if (!Files.isDirectory(folder)) {
             throw new InvalidInputException(folder + ": model folder not found");
         }
         ModelConfig config = ModelConfig.load(folder);
         Tokenizer tokenizer = Tokenizer.load(folder.resolve("tokenizer.json"));
         Weights weights = null;
+        Arena quantized = Arena.ofShared();
         try {
             weights = Weights.open(folder);
-            return new DeepSeekVl(folder, config, weights, tokenizer);
+            return new DeepSeekVl(folder, config, weights, tokenizer, quant, quantized);
         } catch (RuntimeException e) {
             if (weights != null) {
                 weights.close();
             }
+            quantized.close();
             tokenizer.close();
             throw e;
         }
@@ -212,6 +226,7 @@ public final class DeepSeekVl implements AutoCloseable {
     @Override
     public void close() {
         weights.close();
+        quantized.close();
         tokenizer.close();
     }
 }

@@ -2,7 +2,6 @@ package ai.vl4j.vlm;
 
 import ai.vl4j.safetensors.SafetensorsWriter;
 import ai.vl4j.safetensors.SafetensorsWriter.Entry;
-import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Widen;
 import ai.vl4j.vision.HybridVisionTower;
@@ -30,8 +29,6 @@ import java.util.SplittableRandom;
  * Norm scales are 1, biases 0, other weights uniform with standard deviation 0.02.
  */
 public final class SyntheticModel {
-    /** Shards are cut at this size, like the real 7B repository (about 5 GB each). */
-    private static final long SHARD_BYTES = 5_000_000_000L;
     private static final String RESOURCES = "/ai/vl4j/synth/";
     private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json");
 
@@ -75,7 +72,7 @@ public final class SyntheticModel {
             copyResource("tokenizer/" + file, dir.resolve(file));
         }
         List<Entry> entries = entries(ModelConfig.load(dir), dtype, seed);
-        writeSharded(dir, entries, progress);
+        SafetensorsWriter.writeModel(dir, entries, Map.of("format", "pt"), progress::update);
         return dir;
     }
 
@@ -182,53 +179,6 @@ public final class SyntheticModel {
             in = c.downsampleChannels()[i];
         }
         t.constant(p + "hd_alpha_downsamples", 0.5f, 1);
-    }
-
-    private static void writeSharded(Path dir, List<Entry> entries, Progress progress) throws IOException {
-        long total = entries.stream().mapToLong(Entry::byteSize).sum();
-        List<List<Entry>> shards = new ArrayList<>();
-        List<Entry> current = new ArrayList<>();
-        long currentBytes = 0;
-        for (Entry e : entries) {
-            if (!current.isEmpty() && currentBytes + e.byteSize() > SHARD_BYTES) {
-                shards.add(current);
-                current = new ArrayList<>();
-                currentBytes = 0;
-            }
-            current.add(e);
-            currentBytes += e.byteSize();
-        }
-        shards.add(current);
-        long[] done = {0};
-        Map<String, String> meta = Map.of("format", "pt");
-        if (shards.size() == 1) {
-            SafetensorsWriter.writeEntries(dir.resolve(Weights.SINGLE_FILE), withProgress(entries, done, total, progress), meta);
-            return;
-        }
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode index = json.createObjectNode();
-        index.putObject("metadata").put("total_size", total);
-        ObjectNode map = index.putObject("weight_map");
-        for (int s = 0; s < shards.size(); s++) {
-            String name = String.format("model-%05d-of-%05d.safetensors", s + 1, shards.size());
-            for (Entry e : shards.get(s)) {
-                map.put(e.name(), name);
-            }
-            SafetensorsWriter.writeEntries(dir.resolve(name), withProgress(shards.get(s), done, total, progress), meta);
-        }
-        json.writerWithDefaultPrettyPrinter().writeValue(dir.resolve(Weights.INDEX_FILE).toFile(), index);
-    }
-
-    private static List<Entry> withProgress(List<Entry> entries, long[] done, long total, Progress progress) {
-        List<Entry> out = new ArrayList<>();
-        for (Entry e : entries) {
-            out.add(new Entry(e.name(), e.dtype(), e.shape(), stream -> {
-                e.body().writeTo(stream);
-                done[0] += e.byteSize();
-                progress.update(done[0], total);
-            }));
-        }
-        return out;
     }
 
     private static byte[] resource(String name) throws IOException {
