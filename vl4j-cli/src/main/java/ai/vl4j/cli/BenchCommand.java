@@ -39,14 +39,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quant", paramLabel = "Q", description = "Quantize the language model at load time: q8_0 or q4_0 (default: weights as stored).")
     String quant;
 
+    @Option(names = "--batch", split = ",", paramLabel = "B", description = "Also measure batched decode for these batch sizes, e.g. 1,4,8.")
+    int[] batch = new int[0];
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
     @Override
     public Integer call() throws Exception {
         QuantType quantType = quant == null ? null : QuantType.parse(quant);
-        if (runs < 1 || genTokens < 1 || promptTokens < 1) {
-            throw new IllegalArgumentException("--runs, --gen-tokens and --prompt-tokens must be at least 1");
+        if (runs < 1 || genTokens < 1 || promptTokens < 1 || java.util.Arrays.stream(batch).anyMatch(b -> b < 1)) {
+            throw new IllegalArgumentException("--runs, --gen-tokens, --prompt-tokens and --batch sizes must be at least 1");
         }
         if (threads != null) {
             if (threads < 1) {
@@ -59,7 +62,7 @@ final class BenchCommand implements Callable<Integer> {
         RgbImage picture = image == null ? null : ImageLoader.load(image);
         try (DeepSeekVl vl = DeepSeekVl.load(model.resolve(), quantType)) {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
-                    new PipelineBenchmark.Options(promptTokens, genTokens, runs), msg -> err.println("bench: " + msg));
+                    new PipelineBenchmark.Options(promptTokens, genTokens, runs, batch), msg -> err.println("bench: " + msg));
             if (json) {
                 out.println(new ObjectMapper().writeValueAsString(toJson(r)));
             } else {
@@ -86,6 +89,11 @@ final class BenchCommand implements Callable<Integer> {
         obj.put("roofline", Map.of("read_gb_s", r.roofline().readGbPerS(), "fma_gflops", r.roofline().fmaGflops()));
         obj.put("decode_bytes_per_token", r.decodeBytesPerToken());
         obj.put("decode_roofline_fraction", r.decodeRooflineFraction());
+        if (!r.batchedDecodeTokensPerSecond().isEmpty()) {
+            Map<String, Double> batched = new LinkedHashMap<>();
+            r.batchedDecodeTokensPerSecond().forEach((size, tps) -> batched.put(String.valueOf(size), tps));
+            obj.put("batched_decode_tok_s", batched);
+        }
         obj.put("peak_heap_mb", r.peakHeapBytes() >> 20);
         obj.put("peak_rss_mb", r.peakRssBytes() < 0 ? -1 : r.peakRssBytes() >> 20);
         return obj;
@@ -98,6 +106,8 @@ final class BenchCommand implements Callable<Integer> {
         out.printf("prefill %d tokens: %.1f tok/s | decode: %.2f tok/s%n", r.lmTokens(), r.prefillTokensPerSecond(), r.decodeTokensPerSecond());
         out.printf("roofline: read %.1f GB/s, f32 FMA %.0f GFLOP/s | decode streams %.2f GB/token = %.0f%% of the read roofline%n",
                 r.roofline().readGbPerS(), r.roofline().fmaGflops(), r.decodeBytesPerToken() / 1e9, 100 * r.decodeRooflineFraction());
+        r.batchedDecodeTokensPerSecond().forEach((size, tps) ->
+                out.printf("batched decode, %d sequences: %.2f tok/s in all%n", size, tps));
         out.printf("peak heap %d MB, peak RSS %d MB%n", r.peakHeapBytes() >> 20, r.peakRssBytes() >> 20);
     }
 }

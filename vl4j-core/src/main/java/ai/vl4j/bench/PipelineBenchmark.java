@@ -4,7 +4,6 @@ import ai.vl4j.generate.Sampler;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
-import ai.vl4j.tensor.Tensor;
 import ai.vl4j.vision.HybridVisionTower;
 import ai.vl4j.vision.SigLipVit;
 import ai.vl4j.vlm.DeepSeekVl;
@@ -29,8 +28,14 @@ import java.util.function.Consumer;
  */
 public final class PipelineBenchmark {
 
-    /** @param promptTokens text tokens of the prompt (BOS included), image ids come on top */
-    public record Options(int promptTokens, int genTokens, int runs) {
+    /**
+     * @param promptTokens text tokens of the prompt (BOS included), image ids come on top
+     * @param batchSizes   batch sizes for the batched-decode measurement (empty: skip it)
+     */
+    public record Options(int promptTokens, int genTokens, int runs, int[] batchSizes) {
+        public Options(int promptTokens, int genTokens, int runs) {
+            this(promptTokens, genTokens, runs, new int[0]);
+        }
     }
 
     /** Median and spread of one stage over the runs, seconds. */
@@ -50,7 +55,8 @@ public final class PipelineBenchmark {
      */
     public record Report(int lmTokens, int genTokens, int runs, Map<String, Stats> stages, Stats ttft,
                          double prefillTokensPerSecond, double decodeTokensPerSecond, long decodeBytesPerToken,
-                         Roofline.Result roofline, long peakHeapBytes, long peakRssBytes) {
+                         Roofline.Result roofline, long peakHeapBytes, long peakRssBytes,
+                         Map<Integer, Double> batchedDecodeTokensPerSecond) {
         public double decodeRooflineFraction() {
             return decodeTokensPerSecond * decodeBytesPerToken / (roofline.readGbPerS() * 1e9);
         }
@@ -100,12 +106,17 @@ public final class PipelineBenchmark {
         }
         Map<String, Stats> stages = new LinkedHashMap<>();
         times.forEach((k, v) -> stages.put(k, Stats.of(v)));
+        Map<Integer, Double> batched = new LinkedHashMap<>();
+        for (int size : options.batchSizes()) {
+            progress.accept("batched decode, " + size + " sequences");
+            batched.put(size, batchedDecode(llm, ids, size, options.genTokens()));
+        }
         Roofline.Result after = Roofline.measure();
         Roofline.Result roofline = new Roofline.Result(Math.max(before.readGbPerS(), after.readGbPerS()),
                 Math.max(before.fmaGflops(), after.fmaGflops()));
         return new Report(ids.length, options.genTokens(), options.runs(), stages, Stats.of(ttfts),
                 ids.length / stages.get("prefill").median(), 1.0 / stages.get("decode_per_token").median(),
-                decodeBytes(vl), roofline, peakHeap(), peakRss());
+                llm.decodeBytesPerStep(), roofline, peakHeap(), peakRss(), batched);
     }
 
     /** Each tower timed on its own (the hybrid tower's 1024→384 resize counts as SigLIP's). */
@@ -139,15 +150,32 @@ public final class PipelineBenchmark {
         return ids;
     }
 
-    /** Bytes of every LLM weight a decode step reads: all matrices and vectors except the embedding table. */
-    static long decodeBytes(DeepSeekVl vl) {
-        long bytes = 0;
-        for (Tensor t : vl.weights().tensors().values()) {
-            if (t.name().startsWith("language_model.") && !t.name().endsWith("embed_tokens.weight")) {
-                bytes += t.data().byteSize();
+    /**
+     * Aggregate tokens/s of `size` sequences decoded together (one forwardBatch per step), each with its own
+     * cache filled by the text part of the prompt; best of two passes.
+     */
+    static double batchedDecode(LlamaModel llm, int[] ids, int size, int steps) {
+        int[] text = Arrays.stream(ids).limit(Math.min(ids.length, 64)).toArray();
+        double best = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            KvCache[] caches = new KvCache[size];
+            int[] next = new int[size];
+            for (int b = 0; b < size; b++) {
+                caches[b] = new KvCache(llm.config(), text.length + steps);
+                float[] logits = llm.logits(llm.forward(llm.embed(text), text.length, caches[b]), text.length - 1);
+                next[b] = Sampler.argmax(logits);
             }
+            long t0 = System.nanoTime();
+            for (int s = 0; s < steps; s++) {
+                float[] logits = llm.logitsOfRows(llm.forwardBatch(llm.embed(next), caches), size);
+                int vocab = llm.config().vocabSize();
+                for (int b = 0; b < size; b++) {
+                    next[b] = Sampler.argmax(Arrays.copyOfRange(logits, b * vocab, (b + 1) * vocab));
+                }
+            }
+            best = Math.max(best, (double) size * steps / since(t0));
         }
-        return bytes;
+        return best;
     }
 
     private static double since(long t0) {

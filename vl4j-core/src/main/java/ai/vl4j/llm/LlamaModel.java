@@ -47,7 +47,7 @@ public final class LlamaModel {
         this.embedTokens = w.require(PREFIX + "model.embed_tokens.weight", cfg.vocabSize(), h);
         this.layers = new Layer[cfg.numLayers()];
         for (int i = 0; i < layers.length; i++) {
-            layers[i] = new Layer(cfg, w, PREFIX + "model.layers." + i + ".", quant, arena);
+            layers[i] = new Layer(cfg, w, i, quant, arena);
         }
         this.norm = RmsNorm.load(w, PREFIX + "model.norm.weight", h, cfg.rmsNormEps());
         this.lmHead = cfg.tieWordEmbeddings() ? new Linear(embedTokens, null)
@@ -57,6 +57,17 @@ public final class LlamaModel {
 
     public LlamaConfig config() {
         return cfg;
+    }
+
+    /** Bytes of weights one decode step reads: every layer's matrices and lm_head (the embedding is a row lookup). */
+    public long decodeBytesPerStep() {
+        long bytes = lmHead.weight().bytes();
+        for (Layer layer : layers) {
+            for (Linear l : new Linear[] {layer.q, layer.k, layer.v, layer.o, layer.gate, layer.up, layer.down}) {
+                bytes += l.weight().bytes();
+            }
+        }
+        return bytes;
     }
 
     /** Embedding rows of ids: [n, H]. */
@@ -78,17 +89,53 @@ public final class LlamaModel {
      * values to the cache, and returns the final-normed hidden states [n, H].
      */
     public float[] forward(float[] x, int n, KvCache cache) {
-        int pos0 = cache.length();
-        if (pos0 + n > cache.capacity()) {
-            throw new IllegalStateException("KV cache full: " + pos0 + " + " + n + " positions > capacity " + cache.capacity());
-        }
+        requireRoom(cache, n);
         Scratch s = new Scratch(cfg, n);
-        for (int l = 0; l < layers.length; l++) {
-            layers[l].forward(x, n, pos0, cache.keysT[l], cache.values[l], cache.stride, s, rope);
+        KvCache[] one = {cache};
+        for (Layer layer : layers) {
+            layer.forward(x, n, one, s, rope);
         }
         cache.advance(n);
         norm.forward(x, x, n);
         return x;
+    }
+
+    /**
+     * One decode step for several independent sequences at once: row b of x [B, H] is the next token of the
+     * sequence whose cache is caches[b]. The linear layers run on all B rows in one pass over the weights (the
+     * point of batching: decode is bound by reading the weights); attention stays per sequence. Returns the
+     * final-normed hidden states [B, H].
+     */
+    public float[] forwardBatch(float[] x, KvCache[] caches) {
+        int b = caches.length;
+        for (KvCache c : caches) {
+            requireRoom(c, 1);
+        }
+        if (b > 1 && java.util.Arrays.stream(caches).distinct().count() != b) {
+            throw new IllegalArgumentException("each sequence of a batch needs its own KV cache");
+        }
+        Scratch s = new Scratch(cfg, b);
+        for (Layer layer : layers) {
+            layer.forward(x, b, caches, s, rope);
+        }
+        for (KvCache c : caches) {
+            c.advance(1);
+        }
+        norm.forward(x, x, b);
+        return x;
+    }
+
+    private static void requireRoom(KvCache cache, int n) {
+        if (cache.length() + n > cache.capacity()) {
+            throw new IllegalStateException("KV cache full: " + cache.length() + " + " + n + " positions > capacity " + cache.capacity());
+        }
+    }
+
+    /** logits [rows, V] of the first rows of hidden [.., H], in one pass over lm_head (batched decode). */
+    public float[] logitsOfRows(float[] hidden, int rows) {
+        float[] logits = new float[rows * cfg.vocabSize()];
+        lmHead.forward(hidden, rows, logits);
+        return logits;
     }
 
     /** logits [V] of row `row` of hidden [.., H]. */
@@ -128,11 +175,14 @@ public final class LlamaModel {
     /** One decoder layer: causal self-attention and a SwiGLU MLP, both pre-RMSNorm with residuals. */
     private static final class Layer {
         private final LlamaConfig cfg;
+        private final int index;                     // which of the cache's per-layer buffers is this layer's
         private final RmsNorm inputNorm, postAttentionNorm;
         private final Linear q, k, v, o;             // [H, H], [kvDim, H], [kvDim, H], [H, H]
         private final Linear gate, up, down;         // [I, H], [I, H], [H, I]
 
-        Layer(LlamaConfig cfg, Weights w, String prefix, QuantType quant, Arena arena) {
+        Layer(LlamaConfig cfg, Weights w, int index, QuantType quant, Arena arena) {
+            String prefix = PREFIX + "model.layers." + index + ".";
+            this.index = index;
             int h = cfg.hiddenSize();
             int kv = cfg.kvDim();
             int inter = cfg.intermediateSize();
@@ -148,30 +198,49 @@ public final class LlamaModel {
             this.down = Linear.load(w, prefix + "mlp.down_proj", inter, h, false, quant, arena);
         }
 
-        void forward(float[] x, int n, int pos0, float[] keysT, float[] values, int stride, Scratch s, Rope rope) {
+        /**
+         * Rows [0, n) of x: with one cache, n consecutive new positions of that sequence (prefill, causal among
+         * themselves); with several, row b is the next position of sequence b.
+         */
+        void forward(float[] x, int n, KvCache[] caches, Scratch s, Rope rope) {
             int h = cfg.hiddenSize();
             int kvDim = cfg.kvDim();
             int hd = cfg.headDim();
+            float scale = (float) (1.0 / Math.sqrt(hd));
             // h = x + o_proj(attn(input_layernorm(x)))
             inputNorm.forward(x, s.normed, n);
             q.forward(s.normed, n, s.q);
             k.forward(s.normed, n, s.k);
             v.forward(s.normed, n, s.v);
-            rope.apply(s.q, n, h, pos0);
-            rope.apply(s.k, n, kvDim, pos0);
-            // append to the cache: keys transposed per kv head (positions contiguous), values as rows
             for (int t = 0; t < n; t++) {
+                KvCache cache = caches.length == 1 ? caches[0] : caches[t];
+                int pos = cache.length() + (caches.length == 1 ? t : 0);
+                rope.apply(s.q, t, h, pos);
+                rope.apply(s.k, t, kvDim, pos);
+                // append to the cache: keys transposed per kv head (positions contiguous), values as rows
+                float[] keysT = cache.keysT[index];
                 for (int c = 0; c < kvDim; c++) {
-                    keysT[(c / hd) * hd * stride + (c % hd) * stride + pos0 + t] = s.k[t * kvDim + c];
+                    keysT[(c / hd) * hd * cache.stride + (c % hd) * cache.stride + pos] = s.k[t * kvDim + c];
+                }
+                System.arraycopy(s.v, t * kvDim, cache.values[index], pos * kvDim, kvDim);
+            }
+            if (caches.length == 1) {
+                KvCache cache = caches[0];
+                int pos0 = cache.length();
+                Attention.multiHead(new Attention.Operand(s.q, h, 0),
+                        new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride),
+                        new Attention.Operand(cache.values[index], kvDim, 0),
+                        new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos0, null);
+            } else {
+                for (int t = 0; t < n; t++) {
+                    KvCache cache = caches[t];
+                    int pos = cache.length();
+                    Attention.multiHead(new Attention.Operand(s.q, h, t * h),
+                            new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride),
+                            new Attention.Operand(cache.values[index], kvDim, 0),
+                            new Attention.Operand(s.attn, h, t * h), 1, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos, null);
                 }
             }
-            System.arraycopy(s.v, 0, values, pos0 * kvDim, n * kvDim);
-            Attention.multiHead(
-                    new Attention.Operand(s.q, h, 0),
-                    new Attention.KeysT(keysT, hd * stride, stride),
-                    new Attention.Operand(values, kvDim, 0),
-                    new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), hd,
-                    (float) (1.0 / Math.sqrt(hd)), pos0, null);
             o.forward(s.attn, n, s.out);
             VectorMath.addInPlace(x, s.out, n * h);
             // x = h + down(silu(gate(u)) * up(u)),  u = post_attention_layernorm(h)

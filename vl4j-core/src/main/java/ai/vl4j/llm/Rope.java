@@ -23,29 +23,18 @@ final class Rope {
         }
     }
 
-    /**
-     * Rotates every head of rows [0, n) of x (row stride = width, heads of headDim side by side);
-     * row i is at position pos0 + i.
-     */
-    void apply(float[] x, int n, int width, int pos0) {
+    /** Rotates every head of row `row` of x (row stride = width, heads of headDim side by side) to position pos. */
+    void apply(float[] x, int row, int width, int pos) {
         int half = headDim / 2;
-        float[] cos = new float[half];
-        float[] sin = new float[half];
-        for (int i = 0; i < n; i++) {
-            float pos = pos0 + i;
-            for (int j = 0; j < half; j++) {
-                float angle = pos * invFreq[j];
-                cos[j] = (float) Math.cos(angle);
-                sin[j] = (float) Math.sin(angle);
-            }
-            for (int h = 0; h < width; h += headDim) {
-                int base = i * width + h;
-                for (int j = 0; j < half; j++) {
-                    float a = x[base + j];
-                    float b = x[base + j + half];
-                    x[base + j] = a * cos[j] - b * sin[j];
-                    x[base + j + half] = b * cos[j] + a * sin[j];
-                }
+        for (int j = 0; j < half; j++) {
+            float angle = pos * invFreq[j];
+            float cos = (float) Math.cos(angle);
+            float sin = (float) Math.sin(angle);
+            for (int h = row * width; h < (row + 1) * width; h += headDim) {
+                float a = x[h + j];
+                float b = x[h + j + half];
+                x[h + j] = a * cos - b * sin;
+                x[h + j + half] = b * cos + a * sin;
             }
         }
     }

@@ -33,7 +33,7 @@ class KernelsTest {
     @EnumSource(value = DType.class, names = {"F32", "F16", "BF16"})
     void linearMatchesDoubleReference(DType dtype) {
         Random rnd = new Random(7);
-        for (int[] shape : new int[][] {{1, 37, 19}, {1, 96, 5}, {3, 64, 33}, {4, 200, 9}, {5, 64, 33}, {9, 130, 8}, {2, 3, 1}, {13, 600, 50}, {7, 513, 97}, {20, 64, 96}, {6, 16, 48}}) {
+        for (int[] shape : new int[][] {{1, 37, 19}, {1, 96, 5}, {3, 64, 33}, {4, 200, 9}, {5, 64, 33}, {8, 130, 9}, {9, 130, 8}, {2, 3, 1}, {13, 600, 50}, {7, 513, 97}, {20, 64, 96}, {6, 16, 48}}) {
             int n = shape[0], k = shape[1], m = shape[2];
             float[] wValues = new float[m * k];
             float[] x = new float[n * k];

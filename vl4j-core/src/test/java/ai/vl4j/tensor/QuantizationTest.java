@@ -69,7 +69,7 @@ class QuantizationTest {
     @EnumSource(QuantType.class)
     void fastKernelsMatchTheReferenceOnTheDequantizedValues(QuantType type) {
         Random rnd = new Random(2);
-        for (int[] shape : new int[][] {{1, 64, 33}, {1, 100, 9}, {3, 256, 40}, {4, 96, 17}, {2, 2048, 16}, {9, 320, 50}, {1, 32, 1}}) {
+        for (int[] shape : new int[][] {{1, 64, 33}, {1, 100, 9}, {3, 256, 40}, {4, 96, 17}, {6, 96, 17}, {8, 160, 5}, {2, 2048, 16}, {9, 320, 50}, {1, 32, 1}}) {
             int n = shape[0], k = shape[1], m = shape[2];
             QuantizedTensor q = QuantizedTensor.quantize(randomMatrix(rnd, m, k), type, Arena.ofAuto());
             float[] x = new float[n * k];

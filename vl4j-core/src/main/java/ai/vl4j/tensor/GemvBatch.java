@@ -1,0 +1,133 @@
+package ai.vl4j.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Batched decode with 16-bit weights (BF16/F16): out[b, r] = W[r]·x_b for 2..8 vectors, one pass over the
+ * weights. Two weight rows are processed together so each loaded x vector feeds four FMAs (16 accumulators:
+ * 2 rows × 8 vectors); weights are widened in registers as in {@link Gemv}. Generated loop bodies: every
+ * accumulator is its own local (C2 would box an array of vectors).
+ */
+final class GemvBatch {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
+    private static final int LANES = FS.length();
+    private static final int BLOCK = 2 * LANES;
+    static final int MAX = 8;
+
+    private GemvBatch() {
+    }
+
+    static void multiply(float[] x, int n, int k, Tensor w, int m, float[] bias, float[] out) {
+        if (n < 2 || n > MAX || w.dtype() == DType.F32) {
+            throw new IllegalArgumentException("batched GEMV takes 2.." + MAX + " vectors and 16-bit weights");
+        }
+        int blocks = k / BLOCK;
+        int len = blocks * BLOCK;
+        float[] xd = new float[MAX * len];                   // deinterleaved vectors; unused ones stay zero
+        for (int b = 0; b < n; b++) {
+            System.arraycopy(Gemv.deinterleave(x, b * k, k), 0, xd, b * len, len);
+        }
+        boolean bf16 = w.dtype() == DType.BF16;
+        MemorySegment seg = w.data();
+        int pairs = (m + 1) / 2;
+        int grain = Math.max(8, (1 << 14) / Math.max(1, k));
+        Parallel.forRange(0, pairs, grain, (lo, hi) -> {
+            float[] sums = new float[2 * MAX];
+            for (int p = lo; p < hi; p++) {
+                int r0 = 2 * p;
+                int r1 = Math.min(r0 + 1, m - 1);            // an odd last row is computed twice, stored once
+                pair(seg, bf16, (long) r0 * k * 2, (long) r1 * k * 2, xd, len, blocks, sums);
+                for (int r = r0; r <= r1; r++) {
+                    int which = r - r0;
+                    for (int b = 0; b < n; b++) {
+                        float s = sums[which * MAX + b];
+                        for (int j = len; j < k; j++) {          // tail
+                            s += Widen.get(seg, w.dtype(), (long) r * k + j) * x[b * k + j];
+                        }
+                        out[b * m + r] = s + (bias == null ? 0f : bias[r]);
+                    }
+                }
+            }
+        });
+    }
+
+    private static FloatVector evens(IntVector word, boolean bf16) {
+        return bf16 ? word.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : f16(word.and(0xFFFF));
+    }
+
+    private static FloatVector odds(IntVector word, boolean bf16) {
+        return bf16 ? word.and(0xFFFF0000).reinterpretAsFloats() : f16(word.lanewise(VectorOperators.LSHR, 16));
+    }
+
+    private static FloatVector f16(IntVector h) {
+        FloatVector magnitude = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
+        return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** Two rows (byte offsets r0, r1) against all MAX deinterleaved vectors; sums[row·MAX + b]. */
+    private static void pair(MemorySegment seg, boolean bf16, long r0, long r1, float[] xd, int len, int blocks, float[] sums) {
+        FloatVector c00 = FloatVector.zero(FS);
+        FloatVector c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00, c06 = c00, c07 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00, c16 = c00, c17 = c00;
+        for (int c = 0; c < blocks; c++) {
+            IntVector w0 = IntVector.fromMemorySegment(IS, seg, r0 + (long) c * BLOCK * 2, ByteOrder.LITTLE_ENDIAN);
+            IntVector w1 = IntVector.fromMemorySegment(IS, seg, r1 + (long) c * BLOCK * 2, ByteOrder.LITTLE_ENDIAN);
+            FloatVector e0 = evens(w0, bf16), o0 = odds(w0, bf16), e1 = evens(w1, bf16), o1 = odds(w1, bf16);
+            int e = c * BLOCK;
+            FloatVector xe, xo;
+            xe = FloatVector.fromArray(FS, xd, e);
+            xo = FloatVector.fromArray(FS, xd, 0 + e + LANES);
+            c00 = o0.fma(xo, e0.fma(xe, c00));
+            c10 = o1.fma(xo, e1.fma(xe, c10));
+            xe = FloatVector.fromArray(FS, xd, 1 * len + e);
+            xo = FloatVector.fromArray(FS, xd, 1 * len + e + LANES);
+            c01 = o0.fma(xo, e0.fma(xe, c01));
+            c11 = o1.fma(xo, e1.fma(xe, c11));
+            xe = FloatVector.fromArray(FS, xd, 2 * len + e);
+            xo = FloatVector.fromArray(FS, xd, 2 * len + e + LANES);
+            c02 = o0.fma(xo, e0.fma(xe, c02));
+            c12 = o1.fma(xo, e1.fma(xe, c12));
+            xe = FloatVector.fromArray(FS, xd, 3 * len + e);
+            xo = FloatVector.fromArray(FS, xd, 3 * len + e + LANES);
+            c03 = o0.fma(xo, e0.fma(xe, c03));
+            c13 = o1.fma(xo, e1.fma(xe, c13));
+            xe = FloatVector.fromArray(FS, xd, 4 * len + e);
+            xo = FloatVector.fromArray(FS, xd, 4 * len + e + LANES);
+            c04 = o0.fma(xo, e0.fma(xe, c04));
+            c14 = o1.fma(xo, e1.fma(xe, c14));
+            xe = FloatVector.fromArray(FS, xd, 5 * len + e);
+            xo = FloatVector.fromArray(FS, xd, 5 * len + e + LANES);
+            c05 = o0.fma(xo, e0.fma(xe, c05));
+            c15 = o1.fma(xo, e1.fma(xe, c15));
+            xe = FloatVector.fromArray(FS, xd, 6 * len + e);
+            xo = FloatVector.fromArray(FS, xd, 6 * len + e + LANES);
+            c06 = o0.fma(xo, e0.fma(xe, c06));
+            c16 = o1.fma(xo, e1.fma(xe, c16));
+            xe = FloatVector.fromArray(FS, xd, 7 * len + e);
+            xo = FloatVector.fromArray(FS, xd, 7 * len + e + LANES);
+            c07 = o0.fma(xo, e0.fma(xe, c07));
+            c17 = o1.fma(xo, e1.fma(xe, c17));
+        }
+        sums[0] = c00.reduceLanes(VectorOperators.ADD);
+        sums[1] = c01.reduceLanes(VectorOperators.ADD);
+        sums[2] = c02.reduceLanes(VectorOperators.ADD);
+        sums[3] = c03.reduceLanes(VectorOperators.ADD);
+        sums[4] = c04.reduceLanes(VectorOperators.ADD);
+        sums[5] = c05.reduceLanes(VectorOperators.ADD);
+        sums[6] = c06.reduceLanes(VectorOperators.ADD);
+        sums[7] = c07.reduceLanes(VectorOperators.ADD);
+        sums[8] = c10.reduceLanes(VectorOperators.ADD);
+        sums[9] = c11.reduceLanes(VectorOperators.ADD);
+        sums[10] = c12.reduceLanes(VectorOperators.ADD);
+        sums[11] = c13.reduceLanes(VectorOperators.ADD);
+        sums[12] = c14.reduceLanes(VectorOperators.ADD);
+        sums[13] = c15.reduceLanes(VectorOperators.ADD);
+        sums[14] = c16.reduceLanes(VectorOperators.ADD);
+        sums[15] = c17.reduceLanes(VectorOperators.ADD);
+    }
+}
