@@ -1,0 +1,78 @@
+package ai.vl4j.bench.jmh;
+
+import ai.vl4j.tensor.DType;
+import ai.vl4j.tensor.MatMul;
+import ai.vl4j.tensor.QuantType;
+import ai.vl4j.tensor.QuantizedTensor;
+import ai.vl4j.tensor.Tensor;
+import ai.vl4j.tensor.WeightMatrix;
+import java.lang.foreign.Arena;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The linear-layer kernel on DeepSeek-VL-1.3B shapes, "n x k x m" = input rows × inputs × outputs.
+ * GEMM shapes (prefill, SigLIP MLP, SAM qkv): GFLOP/s = 2·n·k·m / time. GEMV shapes (decode; the lm_head one
+ * is larger than any cache): GB/s = weight bytes / time. Run with scripts/jmh.sh.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
+public class MatMulBenchmark {
+    @Param({"608x2048x5632", "576x1024x4096", "4096x768x2304", "1x2048x5632", "1x2048x102400", "4x2048x5632", "8x2048x5632"})
+    public String shape;
+
+    @Param({"bf16", "q8_0", "q4_0"})
+    public String weights;
+
+    private float[] x;
+    private float[] out;
+    private WeightMatrix w;
+    private Arena arena;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        String[] p = shape.split("x");
+        int n = Integer.parseInt(p[0]), k = Integer.parseInt(p[1]), m = Integer.parseInt(p[2]);
+        Random rnd = new Random(1);
+        float[] values = new float[m * k];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (rnd.nextGaussian() * 0.02);
+        }
+        Tensor dense = Tensor.ofFloats("w", values, m, k).convertTo(DType.BF16);
+        arena = Arena.ofShared();
+        w = weights.equals("bf16") ? dense : QuantizedTensor.quantize(dense, QuantType.parse(weights), arena);
+        x = new float[n * k];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        out = new float[n * m];
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        arena.close();
+    }
+
+    @Benchmark
+    public float[] linear() {
+        MatMul.linear(x, x.length / w.cols(), w, null, out);
+        return out;
+    }
+}
