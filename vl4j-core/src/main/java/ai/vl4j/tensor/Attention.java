@@ -2,7 +2,6 @@ package ai.vl4j.tensor;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -140,7 +139,11 @@ public final class Attention {
         float[] o = sc.o;
         Arrays.fill(qs, 0, QB * hd, 0f);
         for (int r = 0; r < rows; r++) {
-            System.arraycopy(q.data(), q.offset() + (i0 + r) * q.stride() + h * hd, qs, r * hd, hd);
+            // scale folded into the query: (q·scale)·k, as SAM's reference computes it
+            int src = q.offset() + (i0 + r) * q.stride() + h * hd;
+            for (int c = 0; c < hd; c++) {
+                qs[r * hd + c] = q.data()[src + c] * scale;
+            }
             if (bias != null) {
                 bias.terms(h, i0 + r, sc.terms, r * termsLength);
             }
@@ -162,9 +165,6 @@ public final class Attention {
             }
             for (int r = 0; r < rows; r++) {
                 int so = r * BK;
-                for (int j = 0; j < count; j++) {
-                    s[so + j] *= scale;
-                }
                 if (bias != null) {
                     bias.add(sc.terms, r * termsLength, kb, s, so, count);
                 }
@@ -281,35 +281,96 @@ public final class Attention {
         }
     }
 
-    /** O[r, :] += Σ_j P[r, j]·V[j, :] over the block's keys, vectors along the head dimension. */
+    /**
+     * O[r, :] += Σ_j P[r, j]·V[j, :] over the block's keys: a register tile of 4 rows × 4 vectors of the head
+     * dimension, so each probability is broadcast once per key and each V vector feeds 4 FMAs; head sizes that
+     * are not whole tiles (the test models') finish with single vectors, then scalars.
+     */
     private static void accumulate(float[] p, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int hdPad) {
-        for (int c = 0; c < hdPad; c += LANES) {
-            VectorMask<Float> mask = FS.indexInRange(c, hd);
-            boolean full = c + LANES <= hd;
-            FloatVector o0 = FloatVector.fromArray(FS, o, c);
-            FloatVector o1 = FloatVector.fromArray(FS, o, hdPad + c);
-            FloatVector o2 = FloatVector.fromArray(FS, o, 2 * hdPad + c);
-            FloatVector o3 = FloatVector.fromArray(FS, o, 3 * hdPad + c);
+        int c = 0;
+        for (; c + 4 * LANES <= hd; c += 4 * LANES) {
+            FloatVector a0 = FloatVector.fromArray(FS, o, c), a1 = FloatVector.fromArray(FS, o, c + LANES);
+            FloatVector a2 = FloatVector.fromArray(FS, o, c + 2 * LANES), a3 = FloatVector.fromArray(FS, o, c + 3 * LANES);
+            FloatVector b0 = FloatVector.fromArray(FS, o, hdPad + c), b1 = FloatVector.fromArray(FS, o, hdPad + c + LANES);
+            FloatVector b2 = FloatVector.fromArray(FS, o, hdPad + c + 2 * LANES), b3 = FloatVector.fromArray(FS, o, hdPad + c + 3 * LANES);
+            FloatVector c0 = FloatVector.fromArray(FS, o, 2 * hdPad + c), c1 = FloatVector.fromArray(FS, o, 2 * hdPad + c + LANES);
+            FloatVector c2 = FloatVector.fromArray(FS, o, 2 * hdPad + c + 2 * LANES), c3 = FloatVector.fromArray(FS, o, 2 * hdPad + c + 3 * LANES);
+            FloatVector d0 = FloatVector.fromArray(FS, o, 3 * hdPad + c), d1 = FloatVector.fromArray(FS, o, 3 * hdPad + c + LANES);
+            FloatVector d2 = FloatVector.fromArray(FS, o, 3 * hdPad + c + 2 * LANES), d3 = FloatVector.fromArray(FS, o, 3 * hdPad + c + 3 * LANES);
             for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
-                FloatVector vv = full ? FloatVector.fromArray(FS, v, vj) : FloatVector.fromArray(FS, v, vj, mask);
-                o0 = vv.fma(FloatVector.broadcast(FS, p[j]), o0);
+                FloatVector x0 = FloatVector.fromArray(FS, v, vj);
+                FloatVector x1 = FloatVector.fromArray(FS, v, vj + 1 * LANES);
+                FloatVector x2 = FloatVector.fromArray(FS, v, vj + 2 * LANES);
+                FloatVector x3 = FloatVector.fromArray(FS, v, vj + 3 * LANES);
+                FloatVector pa = FloatVector.broadcast(FS, p[j]);
+                a0 = x0.fma(pa, a0);
+                a1 = x1.fma(pa, a1);
+                a2 = x2.fma(pa, a2);
+                a3 = x3.fma(pa, a3);
                 if (rows > 1) {
-                    o1 = vv.fma(FloatVector.broadcast(FS, p[BK + j]), o1);
+                    FloatVector pb = FloatVector.broadcast(FS, p[BK + j]);
+                    b0 = x0.fma(pb, b0);
+                    b1 = x1.fma(pb, b1);
+                    b2 = x2.fma(pb, b2);
+                    b3 = x3.fma(pb, b3);
                     if (rows > 2) {
-                        o2 = vv.fma(FloatVector.broadcast(FS, p[2 * BK + j]), o2);
+                        FloatVector pc = FloatVector.broadcast(FS, p[2 * BK + j]);
+                        c0 = x0.fma(pc, c0);
+                        c1 = x1.fma(pc, c1);
+                        c2 = x2.fma(pc, c2);
+                        c3 = x3.fma(pc, c3);
                         if (rows > 3) {
-                            o3 = vv.fma(FloatVector.broadcast(FS, p[3 * BK + j]), o3);
+                            FloatVector pd = FloatVector.broadcast(FS, p[3 * BK + j]);
+                            d0 = x0.fma(pd, d0);
+                            d1 = x1.fma(pd, d1);
+                            d2 = x2.fma(pd, d2);
+                            d3 = x3.fma(pd, d3);
                         }
                     }
                 }
             }
-            o0.intoArray(o, c);
-            o1.intoArray(o, hdPad + c);
-            o2.intoArray(o, 2 * hdPad + c);
-            o3.intoArray(o, 3 * hdPad + c);
+            // stores stay in this method: a vector handed to a helper C2 does not inline is boxed
+            a0.intoArray(o, c);
+            a1.intoArray(o, c + LANES);
+            a2.intoArray(o, c + 2 * LANES);
+            a3.intoArray(o, c + 3 * LANES);
+            b0.intoArray(o, hdPad + c);
+            b1.intoArray(o, hdPad + c + LANES);
+            b2.intoArray(o, hdPad + c + 2 * LANES);
+            b3.intoArray(o, hdPad + c + 3 * LANES);
+            c0.intoArray(o, 2 * hdPad + c);
+            c1.intoArray(o, 2 * hdPad + c + LANES);
+            c2.intoArray(o, 2 * hdPad + c + 2 * LANES);
+            c3.intoArray(o, 2 * hdPad + c + 3 * LANES);
+            d0.intoArray(o, 3 * hdPad + c);
+            d1.intoArray(o, 3 * hdPad + c + LANES);
+            d2.intoArray(o, 3 * hdPad + c + 2 * LANES);
+            d3.intoArray(o, 3 * hdPad + c + 3 * LANES);
+        }
+        for (; c + LANES <= hd; c += LANES) {               // head sizes that are not whole tiles: one vector
+            FloatVector a = FloatVector.fromArray(FS, o, c), b = FloatVector.fromArray(FS, o, hdPad + c);
+            FloatVector e = FloatVector.fromArray(FS, o, 2 * hdPad + c), f = FloatVector.fromArray(FS, o, 3 * hdPad + c);
+            for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
+                FloatVector x = FloatVector.fromArray(FS, v, vj);
+                a = x.fma(FloatVector.broadcast(FS, p[j]), a);
+                b = x.fma(FloatVector.broadcast(FS, p[BK + j]), b);
+                e = x.fma(FloatVector.broadcast(FS, p[2 * BK + j]), e);
+                f = x.fma(FloatVector.broadcast(FS, p[3 * BK + j]), f);
+            }
+            a.intoArray(o, c);
+            b.intoArray(o, hdPad + c);
+            e.intoArray(o, 2 * hdPad + c);
+            f.intoArray(o, 3 * hdPad + c);
+        }
+        for (; c < hd; c++) {                                // and the last few columns
+            for (int j = 0; j < count; j++) {
+                float vv = v[v0 + j * vStride + c];
+                for (int r = 0; r < rows; r++) {
+                    o[r * hdPad + c] += p[r * BK + j] * vv;
+                }
+            }
         }
     }
-
     static int roundUp(int n, int multiple) {
         return (n + multiple - 1) / multiple * multiple;
     }

@@ -266,9 +266,20 @@ public final class SamEncoder {
 
         @Override
         public void add(float[] terms, int termsOff, int keyStart, float[] scores, int scoresOff, int count) {
-            for (int j = 0; j < count; j++) {
-                int key = keyStart + j;
-                scores[scoresOff + j] += terms[termsOff + key / side] + terms[termsOff + side + key % side];
+            int ky = keyStart / side;
+            int kx = keyStart % side;
+            int j = 0;
+            while (j < count) {                              // one run of keys per grid row ky
+                int run = Math.min(count - j, side - kx);
+                float h = terms[termsOff + ky];
+                int w = termsOff + side + kx;
+                int s = scoresOff + j;
+                for (int t = 0; t < run; t++) {
+                    scores[s + t] += h + terms[w + t];
+                }
+                j += run;
+                ky++;
+                kx = 0;
             }
         }
     }
