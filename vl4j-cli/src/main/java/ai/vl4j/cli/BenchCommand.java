@@ -33,11 +33,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "3", paramLabel = "N", description = "Timed runs after one warm-up run (default ${DEFAULT-VALUE}).")
     int runs;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
-    Integer threads;
-
-    @Option(names = "--quant", paramLabel = "Q", description = "Quantize the language model at load time: q8_0 or q4_0 (default: weights as stored).")
-    String quant;
+    @Mixin
+    ComputeOptions compute;
 
     @Option(names = "--batch", split = ",", paramLabel = "B", description = "Also measure batched decode for these batch sizes, e.g. 1,4,8.")
     int[] batch = new int[0];
@@ -47,16 +44,10 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        QuantType quantType = quant == null ? null : QuantType.parse(quant);
         if (runs < 1 || genTokens < 1 || promptTokens < 1 || java.util.Arrays.stream(batch).anyMatch(b -> b < 1)) {
             throw new IllegalArgumentException("--runs, --gen-tokens, --prompt-tokens and --batch sizes must be at least 1");
         }
-        if (threads != null) {
-            if (threads < 1) {
-                throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
-            }
-            Parallel.setThreads(threads);
-        }
+        QuantType quantType = compute.apply();
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
         RgbImage picture = image == null ? null : ImageLoader.load(image);
@@ -64,7 +55,7 @@ final class BenchCommand implements Callable<Integer> {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
                     new PipelineBenchmark.Options(promptTokens, genTokens, runs, batch), msg -> err.println("bench: " + msg));
             if (json) {
-                out.println(new ObjectMapper().writeValueAsString(toJson(r)));
+                out.println(new ObjectMapper().writeValueAsString(toJson(r, quantType)));
             } else {
                 print(out, r);
             }
@@ -72,11 +63,11 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Map<String, Object> toJson(PipelineBenchmark.Report r) {
+    private Map<String, Object> toJson(PipelineBenchmark.Report r, QuantType quantType) {
         Map<String, Object> obj = new LinkedHashMap<>();
         obj.put("model", model.model);
         obj.put("threads", Parallel.threads());
-        obj.put("quant", quant == null ? "none" : quant);
+        obj.put("quant", quantType == null ? "none" : quantType.id());
         obj.put("lm_prompt_tokens", r.lmTokens());
         obj.put("gen_tokens", r.genTokens());
         obj.put("runs", r.runs());

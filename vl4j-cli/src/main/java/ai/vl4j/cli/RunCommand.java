@@ -5,7 +5,6 @@ import ai.vl4j.generate.SamplingOptions;
 import ai.vl4j.generate.TokenListener;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
-import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
@@ -59,11 +58,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--system", paramLabel = "TEXT", description = "System prompt (default: the DeepSeek-VL one).")
     String system;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
-    Integer threads;
-
-    @Option(names = "--quant", paramLabel = "Q", description = "Quantize the language model at load time: q8_0 or q4_0 (default: weights as stored).")
-    String quant;
+    @Mixin
+    ComputeOptions compute;
 
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
@@ -74,13 +70,7 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         SamplingOptions options = new SamplingOptions(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed);
-        QuantType quantType = quant == null ? null : QuantType.parse(quant);
-        if (threads != null) {
-            if (threads < 1) {
-                throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
-            }
-            Parallel.setThreads(threads);
-        }
+        QuantType quantType = compute.apply();
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
         List<RgbImage> decoded = new ArrayList<>();

@@ -167,12 +167,12 @@ final class Gemv {
     }
 
     /** Widened even-indexed weights of a vector of weight pairs. */
-    private static FloatVector evens(IntVector word, boolean bf16) {
+    static FloatVector evens(IntVector word, boolean bf16) {
         return bf16 ? word.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : f16(word.and(0xFFFF));
     }
 
     /** Widened odd-indexed weights of a vector of weight pairs. */
-    private static FloatVector odds(IntVector word, boolean bf16) {
+    static FloatVector odds(IntVector word, boolean bf16) {
         return bf16 ? word.and(0xFFFF0000).reinterpretAsFloats() : f16(word.lanewise(VectorOperators.LSHR, 16));
     }
 

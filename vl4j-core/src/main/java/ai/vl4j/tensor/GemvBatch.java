@@ -57,19 +57,6 @@ final class GemvBatch {
         });
     }
 
-    private static FloatVector evens(IntVector word, boolean bf16) {
-        return bf16 ? word.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : f16(word.and(0xFFFF));
-    }
-
-    private static FloatVector odds(IntVector word, boolean bf16) {
-        return bf16 ? word.and(0xFFFF0000).reinterpretAsFloats() : f16(word.lanewise(VectorOperators.LSHR, 16));
-    }
-
-    private static FloatVector f16(IntVector h) {
-        FloatVector magnitude = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
-        return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-    }
-
     /** Two rows (byte offsets r0, r1) against all MAX deinterleaved vectors; sums[row·MAX + b]. */
     private static void pair(MemorySegment seg, boolean bf16, long r0, long r1, float[] xd, int len, int blocks, float[] sums) {
         FloatVector c00 = FloatVector.zero(FS);
@@ -77,7 +64,7 @@ final class GemvBatch {
         for (int c = 0; c < blocks; c++) {
             IntVector w0 = IntVector.fromMemorySegment(IS, seg, r0 + (long) c * BLOCK * 2, ByteOrder.LITTLE_ENDIAN);
             IntVector w1 = IntVector.fromMemorySegment(IS, seg, r1 + (long) c * BLOCK * 2, ByteOrder.LITTLE_ENDIAN);
-            FloatVector e0 = evens(w0, bf16), o0 = odds(w0, bf16), e1 = evens(w1, bf16), o1 = odds(w1, bf16);
+            FloatVector e0 = Gemv.evens(w0, bf16), o0 = Gemv.odds(w0, bf16), e1 = Gemv.evens(w1, bf16), o1 = Gemv.odds(w1, bf16);
             int e = c * BLOCK;
             FloatVector xe, xo;
             xe = FloatVector.fromArray(FS, xd, e);
