@@ -43,9 +43,18 @@ final class Gemv {
                     : new float[dtype == DType.F32 ? k : blocks * BLOCK];
         }
         int grain = Math.max(16, (1 << 15) / Math.max(1, k));
+        boolean bf16 = dtype == DType.BF16;
         Parallel.forRange(0, m, grain, (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
-                row(seg, dtype, r, k, blocks, xs, x, n, bias, out, m);
+                if (n == 1 && dtype != DType.F32) {          // decode of one sequence: the hottest loop
+                    float s = dot16(seg, (long) r * k * 2, xs[0], blocks, bf16);
+                    for (int j = blocks * BLOCK; j < k; j++) {
+                        s += Widen.get(seg, dtype, (long) r * k + j) * x[j];
+                    }
+                    out[r] = bias == null ? s : s + bias[r];
+                } else {
+                    row(seg, dtype, r, k, blocks, xs, x, n, bias, out, m);
+                }
             }
         });
     }
@@ -83,26 +92,6 @@ final class Gemv {
                     }
                 }
             }
-        } else if (n == 1) {
-            // one vector: four independent chains (two blocks × even/odd) keep the FMA latency hidden
-            boolean bf16 = dtype == DType.BF16;
-            FloatVector e0 = FloatVector.zero(FS), o0 = e0, e1 = e0, o1 = e0;
-            int c = 0;
-            for (; c + 1 < blocks; c += 2) {
-                IntVector w0 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) c * BLOCK * 2, LE);
-                IntVector w1 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) (c + 1) * BLOCK * 2, LE);
-                int p = c * BLOCK;
-                e0 = evens(w0, bf16).fma(FloatVector.fromArray(FS, x0, p), e0);
-                o0 = odds(w0, bf16).fma(FloatVector.fromArray(FS, x0, p + LANES), o0);
-                e1 = evens(w1, bf16).fma(FloatVector.fromArray(FS, x0, p + BLOCK), e1);
-                o1 = odds(w1, bf16).fma(FloatVector.fromArray(FS, x0, p + BLOCK + LANES), o1);
-            }
-            if (c < blocks) {
-                IntVector w0 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) c * BLOCK * 2, LE);
-                e0 = evens(w0, bf16).fma(FloatVector.fromArray(FS, x0, c * BLOCK), e0);
-                o0 = odds(w0, bf16).fma(FloatVector.fromArray(FS, x0, c * BLOCK + LANES), o0);
-            }
-            a0 = e0.add(o0).add(e1.add(o1));
         } else {
             // several vectors: each has its own even and odd chains; one pass over the weight row serves all
             boolean bf16 = dtype == DType.BF16;
@@ -164,6 +153,30 @@ final class Gemv {
             }
         }
         return d;
+    }
+
+    /**
+     * One 16-bit weight row against one deinterleaved vector: four independent chains (two blocks × even/odd)
+     * keep the FMA latency hidden. Its own small method, so C2 compiles this hottest loop of decode on its own.
+     */
+    private static float dot16(MemorySegment seg, long rowByte, float[] x0, int blocks, boolean bf16) {
+        FloatVector e0 = FloatVector.zero(FS), o0 = e0, e1 = e0, o1 = e0;
+        int c = 0;
+        for (; c + 1 < blocks; c += 2) {
+            IntVector w0 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) c * BLOCK * 2, LE);
+            IntVector w1 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) (c + 1) * BLOCK * 2, LE);
+            int p = c * BLOCK;
+            e0 = evens(w0, bf16).fma(FloatVector.fromArray(FS, x0, p), e0);
+            o0 = odds(w0, bf16).fma(FloatVector.fromArray(FS, x0, p + LANES), o0);
+            e1 = evens(w1, bf16).fma(FloatVector.fromArray(FS, x0, p + BLOCK), e1);
+            o1 = odds(w1, bf16).fma(FloatVector.fromArray(FS, x0, p + BLOCK + LANES), o1);
+        }
+        if (c < blocks) {
+            IntVector w0 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) c * BLOCK * 2, LE);
+            e0 = evens(w0, bf16).fma(FloatVector.fromArray(FS, x0, c * BLOCK), e0);
+            o0 = odds(w0, bf16).fma(FloatVector.fromArray(FS, x0, c * BLOCK + LANES), o0);
+        }
+        return e0.add(o0).add(e1.add(o1)).reduceLanes(VectorOperators.ADD);
     }
 
     /** Widened even-indexed weights of a vector of weight pairs. */
