@@ -4,6 +4,11 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A weight matrix in a {@link QuantType} block format, off-heap: per row, the blocks' quantized values
@@ -12,6 +17,8 @@ import java.nio.ByteOrder;
  */
 public final class QuantizedTensor implements WeightMatrix {
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int LANES = FS.length();
 
     private final String name;
     private final QuantType type;
@@ -143,6 +150,26 @@ public final class QuantizedTensor implements WeightMatrix {
         long rowBase = row * type.rowBytes(cols);
         int k = k0;
         int end = k0 + len;
+        // whole blocks: widened and scaled with vectors (the GEMM packs panels this way for prefill)
+        if (k % QuantType.BLOCK == 0 && LANES == 16) {
+            for (; k + QuantType.BLOCK <= end; k += QuantType.BLOCK) {
+                int b = k / QuantType.BLOCK;
+                FloatVector d = FloatVector.broadcast(FS, scale(row, b));
+                long base = rowBase + (long) b * type.blockBytes();
+                int o = off + k - k0;
+                if (type == QuantType.Q8_0) {
+                    ByteVector bytes = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, quants, base, ByteOrder.LITTLE_ENDIAN);
+                    ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 0)).mul(d).intoArray(dst, o);
+                    ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 1)).mul(d).intoArray(dst, o + LANES);
+                } else {
+                    IntVector packed = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, quants, base, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2I, IntVector.SPECIES_512, 0);
+                    ((FloatVector) packed.and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, o);
+                    ((FloatVector) packed.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convert(VectorOperators.I2F, 0))
+                            .mul(d).intoArray(dst, o + LANES);
+                }
+            }
+        }
         while (k < end) {
             int b = k / QuantType.BLOCK;
             float d = scale(row, b);
