@@ -95,8 +95,7 @@ public final class PipelineBenchmark {
             double ttft = t.values().stream().mapToDouble(Double::doubleValue).sum();
             t0 = System.nanoTime();
             for (int i = 0; i < options.genTokens(); i++) {
-                logits = llm.logits(llm.forward(llm.embed(new int[] {next}), 1, cache), 0);
-                next = Sampler.argmax(logits);
+                next = Sampler.argmax(llm.decodeStep(next, cache));
             }
             t.put("decode_per_token", since(t0) / Math.max(1, options.genTokens()));
             if (record) {

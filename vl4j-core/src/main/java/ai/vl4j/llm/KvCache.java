@@ -14,6 +14,9 @@ public final class KvCache {
     final int stride;        // positions per key row: capacity rounded up to Attention.BK
     private final int capacity;
     private int length;
+    private LlamaModel.Scratch decodeScratch;   // reused by every one-token step of this sequence
+    private float[] decodeInput;
+    private float[] decodeLogits;
 
     public KvCache(LlamaConfig cfg, int capacity) {
         if (capacity < 1 || capacity > cfg.maxPositions()) {
@@ -48,5 +51,26 @@ public final class KvCache {
 
     void advance(int n) {
         length += n;
+    }
+
+    LlamaModel.Scratch decodeScratch(LlamaConfig cfg) {
+        if (decodeScratch == null) {
+            decodeScratch = new LlamaModel.Scratch(cfg, 1);
+        }
+        return decodeScratch;
+    }
+
+    float[] decodeInput(int hidden) {
+        if (decodeInput == null) {
+            decodeInput = new float[hidden];
+        }
+        return decodeInput;
+    }
+
+    float[] decodeLogits(int vocab) {
+        if (decodeLogits == null) {
+            decodeLogits = new float[vocab];
+        }
+        return decodeLogits;
     }
 }

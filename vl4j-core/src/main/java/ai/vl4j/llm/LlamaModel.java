@@ -90,7 +90,7 @@ public final class LlamaModel {
      */
     public float[] forward(float[] x, int n, KvCache cache) {
         requireRoom(cache, n);
-        Scratch s = new Scratch(cfg, n);
+        Scratch s = n == 1 ? cache.decodeScratch(cfg) : new Scratch(cfg, n);
         KvCache[] one = {cache};
         for (Layer layer : layers) {
             layer.forward(x, n, one, s, rope);
@@ -131,6 +131,23 @@ public final class LlamaModel {
         }
     }
 
+    /**
+     * One decode step without allocating: embeds token, runs it at the cache's next position and returns the
+     * logits [V] in a buffer the cache owns and overwrites at the next step.
+     */
+    public float[] decodeStep(int token, KvCache cache) {
+        int h = cfg.hiddenSize();
+        if (token < 0 || token >= cfg.vocabSize()) {
+            throw new IllegalArgumentException("token id " + token + " outside the vocabulary (0.." + (cfg.vocabSize() - 1) + ")");
+        }
+        float[] x = cache.decodeInput(h);
+        Widen.toFloat(embedTokens.data(), embedTokens.dtype(), (long) token * h, x, 0, h);
+        forward(x, 1, cache);
+        float[] logits = cache.decodeLogits(cfg.vocabSize());
+        lmHead.forward(x, 1, logits);
+        return logits;
+    }
+
     /** logits [rows, V] of the first rows of hidden [.., H], in one pass over lm_head (batched decode). */
     public float[] logitsOfRows(float[] hidden, int rows) {
         float[] logits = new float[rows * cfg.vocabSize()];
@@ -148,8 +165,8 @@ public final class LlamaModel {
         return logits;
     }
 
-    /** Activation buffers of one forward call of n rows. */
-    private static final class Scratch {
+    /** Activation buffers of one forward call of n rows (a decode step's are kept by its KvCache). */
+    static final class Scratch {
         final float[] normed; // [n, H]
         final float[] q;      // [n, H]
         final float[] k;      // [n, kvDim]

@@ -28,6 +28,7 @@ final class Gemv {
     private static final int BLOCK = 2 * LANES;            // weights per 32-bit-word vector
     private static final float TWO_POW_112 = 0x1p112f;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ThreadLocal<float[][]> X_BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
 
     private Gemv() {
     }
@@ -37,10 +38,19 @@ final class Gemv {
         MemorySegment seg = w.data();
         DType dtype = w.dtype();
         int blocks = k / BLOCK;                              // vectorised part; the tail is scalar
-        float[][] xs = new float[4][];
+        float[][] xs = X_BUFFERS.get();                      // per calling thread, reused: no allocation per token
         for (int b = 0; b < 4; b++) {
-            xs[b] = b < n ? (dtype == DType.F32 ? java.util.Arrays.copyOfRange(x, b * k, b * k + k) : deinterleave(x, b * k, k))
-                    : new float[dtype == DType.F32 ? k : blocks * BLOCK];
+            if (xs[b].length < k) {
+                xs[b] = new float[k];
+            }
+            if (b >= n) {
+                continue;                                    // unused lanes of the kernel multiply these, never read
+            }
+            if (dtype == DType.F32) {
+                System.arraycopy(x, b * k, xs[b], 0, k);
+            } else {
+                deinterleave(x, b * k, k, xs[b]);
+            }
         }
         int grain = Math.max(16, (1 << 15) / Math.max(1, k));
         boolean bf16 = dtype == DType.BF16;
@@ -144,15 +154,19 @@ final class Gemv {
 
     /** Per block of BLOCK elements: its even elements, then its odd ones (only the vectorised part). */
     static float[] deinterleave(float[] x, int off, int k) {
+        float[] d = new float[k / BLOCK * BLOCK];
+        deinterleave(x, off, k, d);
+        return d;
+    }
+
+    static void deinterleave(float[] x, int off, int k, float[] d) {
         int blocks = k / BLOCK;
-        float[] d = new float[blocks * BLOCK];
         for (int c = 0; c < blocks; c++) {
             for (int j = 0; j < LANES; j++) {
                 d[c * BLOCK + j] = x[off + c * BLOCK + 2 * j];
                 d[c * BLOCK + LANES + j] = x[off + c * BLOCK + 2 * j + 1];
             }
         }
-        return d;
     }
 
     /**

@@ -206,7 +206,7 @@ public final class DeepSeekVl implements AutoCloseable {
         long prefillEnd = System.nanoTime();
         listener.onStage("prefill " + promptLength + " tokens", (prefillEnd - prefillStart) / 1e9);
 
-        Generator.Outcome out = Generator.run(logits, id -> llm.logits(llm.forward(llm.embed(new int[] {id}), 1, cache), 0),
+        Generator.Outcome out = Generator.run(logits, id -> llm.decodeStep(id, cache),
                 tokenizer.eosId(), maxNew, options, tokenizer.streamDecoder(true), listener);
         long end = System.nanoTime();
         long firstToken = out.firstTokenNanos();
