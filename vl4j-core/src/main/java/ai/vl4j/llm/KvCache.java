@@ -41,14 +41,6 @@ public final class KvCache {
         return capacity;
     }
 
-    /** Forgets every position after the first n (e.g. to re-run a shorter prefix). */
-    public void truncate(int n) {
-        if (n < 0 || n > length) {
-            throw new IllegalArgumentException("cannot truncate a cache of " + length + " to " + n);
-        }
-        length = n;
-    }
-
     void advance(int n) {
         length += n;
     }

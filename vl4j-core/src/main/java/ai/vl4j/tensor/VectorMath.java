@@ -4,7 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-/** Small vectorised loops over float arrays (dot, axpy, add, softmax), scalar tails included. */
+/** Small vectorised loops over float arrays (dot, add), scalar tails included. */
 public final class VectorMath {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
 
@@ -29,21 +29,6 @@ public final class VectorMath {
         return sum;
     }
 
-    /** y[yOff+i] += alpha·x[xOff+i], i < n. */
-    public static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
-        int lanes = FS.length();
-        int i = 0;
-        if (n >= lanes) {
-            FloatVector a = FloatVector.broadcast(FS, alpha);
-            for (; i <= n - lanes; i += lanes) {
-                FloatVector.fromArray(FS, x, xOff + i).fma(a, FloatVector.fromArray(FS, y, yOff + i)).intoArray(y, yOff + i);
-            }
-        }
-        for (; i < n; i++) {
-            y[yOff + i] += alpha * x[xOff + i];
-        }
-    }
-
     /** y[i] += x[i] over the first n elements (residual connections). */
     public static void addInPlace(float[] y, float[] x, int n) {
         int lanes = FS.length();
@@ -53,24 +38,6 @@ public final class VectorMath {
         }
         for (; i < n; i++) {
             y[i] += x[i];
-        }
-    }
-
-    /** In-place softmax of x[off .. off+n): exp(x - max) / Σ, in float32 like the reference. */
-    public static void softmax(float[] x, int off, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, x[off + i]);
-        }
-        float sum = 0f;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
-            x[off + i] = e;
-            sum += e;
-        }
-        float inv = 1f / sum;
-        for (int i = 0; i < n; i++) {
-            x[off + i] *= inv;
         }
     }
 }
