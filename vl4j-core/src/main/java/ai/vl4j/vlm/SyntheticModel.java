@@ -32,12 +32,6 @@ public final class SyntheticModel {
     private static final String RESOURCES = "/ai/vl4j/synth/";
     private static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json");
 
-    /** Bytes written so far and in total. */
-    @FunctionalInterface
-    public interface Progress {
-        void update(long done, long total);
-    }
-
     private SyntheticModel() {
     }
 
@@ -47,7 +41,7 @@ public final class SyntheticModel {
      * @param size  "1.3b" or "7b"
      * @param dtype F32, F16 or BF16
      */
-    public static Path write(Path dir, String size, DType dtype, long seed, Progress progress) throws IOException {
+    public static Path write(Path dir, String size, DType dtype, long seed, SafetensorsWriter.Progress progress) throws IOException {
         if (!size.equals("1.3b") && !size.equals("7b")) {
             throw new IllegalArgumentException("synthetic model size must be 1.3b or 7b, got " + size);
         }
@@ -72,7 +66,7 @@ public final class SyntheticModel {
             copyResource("tokenizer/" + file, dir.resolve(file));
         }
         List<Entry> entries = entries(ModelConfig.load(dir), dtype, seed);
-        SafetensorsWriter.writeModel(dir, entries, Map.of("format", "pt"), progress::update);
+        SafetensorsWriter.writeModel(dir, entries, Map.of("format", "pt"), progress);
         return dir;
     }
 
