@@ -51,7 +51,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
         RgbImage picture = image == null ? null : ImageLoader.load(image);
-        try (DeepSeekVl vl = DeepSeekVl.load(model.resolve(), quantType)) {
+        try (DeepSeekVl vl = model.load(quantType)) {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
                     new PipelineBenchmark.Options(promptTokens, genTokens, runs, batch), msg -> err.println("bench: " + msg));
             if (json) {

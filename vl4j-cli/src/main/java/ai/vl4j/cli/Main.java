@@ -4,9 +4,11 @@ import ai.vl4j.InvalidInputException;
 import ai.vl4j.Vl4jException;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -17,28 +19,41 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "vl4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "DeepSeek-VL on the JVM.",
-        subcommands = {RunCommand.class, TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class,
-                CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, ChatCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
+                TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Progress details, timings and stack traces.")
     boolean verbose;
+
+    @Option(names = {"-q", "--quiet"}, scope = CommandLine.ScopeType.INHERIT, description = "No progress displays: only results and errors.")
+    boolean quiet;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, tokenize, bench, synth, quantize)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, chat, pull, list, rm, tokenize, bench, synth, quantize)");
     }
 
     public static void main(String[] args) {
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
         PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
-        System.exit(execute(args, out, err));
+        System.exit(execute(args, System.in, out, err));
+    }
+
+    /** Runs the command line with the given output streams and no input; returns the exit code. */
+    public static int execute(String[] args, PrintStream out, PrintStream err) {
+        return execute(args, InputStream.nullInputStream(), out, err);
     }
 
     /** Runs the command line with the given streams; returns the exit code. */
-    public static int execute(String[] args, PrintStream out, PrintStream err) {
+    public static int execute(String[] args, InputStream in, PrintStream out, PrintStream err) {
+        return execute(args, in, out, err, System.getenv());
+    }
+
+    /** Runs the command line with the given streams and environment variables; returns the exit code. */
+    public static int execute(String[] args, InputStream in, PrintStream out, PrintStream err, Map<String, String> env) {
         Main main = new Main();
         CommandLine cli = new CommandLine(main);
         cli.setOut(new PrintWriter(out, true));
@@ -49,15 +64,31 @@ public final class Main implements Runnable {
             return 2;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            boolean verbose = main.verbose || parseResult.originalArgs().contains("--verbose");
+            boolean verbose = matched(parseResult, "--verbose");
             if (verbose) {
                 e.printStackTrace(err);
             }
             err.println("vl4j: error: " + oneLine(e));
             return e instanceof InvalidInputException || e instanceof IllegalArgumentException ? 2 : 1;
         });
-        Streams.set(out, err);
+        cli.setExecutionStrategy(parseResult -> {
+            Streams.flags(matched(parseResult, "--quiet"), matched(parseResult, "--verbose"));
+            return new CommandLine.RunLast().execute(parseResult);
+        });
+        Streams.set(in, out, err);
+        Streams.flags(false, false);
+        Streams.env(env);
         return cli.execute(args);
+    }
+
+    /** True when the (inherited) option was given on the command or any of its subcommands. */
+    private static boolean matched(CommandLine.ParseResult parseResult, String option) {
+        for (CommandLine.ParseResult r = parseResult; r != null; r = r.subcommand()) {
+            if (r.hasMatchedOption(option)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The cause in one line: our own messages as they are, anything else with its type. */

@@ -2,19 +2,41 @@ package ai.vl4j.cli;
 
 import ai.vl4j.hub.HubClient;
 import ai.vl4j.hub.ModelResolver;
+import ai.vl4j.tensor.QuantType;
+import ai.vl4j.vlm.DeepSeekVl;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** --model: a local folder or a Hugging Face id, downloaded to the HF cache when absent. */
+/**
+ * --model: a local folder or a Hugging Face id (default deepseek-ai/deepseek-vl-1.3b-chat), downloaded to the
+ * HF cache when absent; and loading it with progress on stderr.
+ */
 final class ModelOption {
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "MODEL",
-            description = "Model folder, or Hugging Face id such as deepseek-ai/deepseek-vl-1.3b-chat (downloaded when not cached).")
+    @Option(names = {"-m", "--model"}, paramLabel = "MODEL", defaultValue = ModelResolver.DEFAULT_MODEL,
+            description = "Model folder, or Hugging Face id ORG/NAME[@REVISION], downloaded when not cached (default ${DEFAULT-VALUE}).")
     String model;
 
+    /** The model's folder, downloading it first when needed. */
     Path resolve() {
-        ProgressBar bar = new ProgressBar(Streams.err());
-        Path folder = new ModelResolver(HubClient.fromEnvironment()).resolve(model, bar::update);
-        bar.done();
+        DownloadProgress progress = new DownloadProgress(Streams.err(), "pulling " + model);
+        Path folder = new ModelResolver(HubClient.fromEnvironment(Streams.env())).resolve(model, progress);
+        progress.done();
         return folder;
+    }
+
+    /** Resolves and loads the model, showing the load's stages unless --quiet. */
+    DeepSeekVl load(QuantType quant) {
+        Path folder = resolve();
+        long t0 = System.nanoTime();
+        ProgressBar bar = new ProgressBar(Streams.err(), false, 1.0);
+        DeepSeekVl vl = DeepSeekVl.load(folder, quant, (stage, done, total) -> bar.update(stage, done, total));
+        bar.done();
+        if (Streams.verbose()) {
+            long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+            Streams.err().printf("loaded %s in %.2f s (Java heap in use: %d MB; weights stay memory-mapped)%n",
+                    folder, (System.nanoTime() - t0) / 1e9, heap >> 20);
+        }
+        return vl;
     }
 }

@@ -23,8 +23,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         QuantType quant = QuantType.parse(type);
-        ProgressBar bar = new ProgressBar(Streams.err());
-        QuantizedCheckpoint.write(model.resolve(), out, quant, (done, total) -> bar.update("quantizing", done, total));
+        ProgressBar bar = new ProgressBar(Streams.err(), true);
+        QuantizedCheckpoint.write(model.resolve(), out, quant, (done, total) -> bar.update("writing " + quant.id(), done, total));
         bar.done();
         Streams.out().println(out);
         return 0;

@@ -12,8 +12,6 @@ import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
-import java.lang.management.ManagementFactory;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,7 +20,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Parameters;
 
 /** {@code vl4j run}: one prompt (with images) in, the model's answer out, streamed or as one JSON object. */
 @Command(name = "run", description = "Answer one prompt about zero or more images.", sortOptions = false)
@@ -34,26 +32,14 @@ final class RunCommand implements Callable<Integer> {
             description = "Image file or data: URI; repeat for several. Without <image_placeholder> tags in the prompt, one tag per image goes first.")
     List<String> images = new ArrayList<>();
 
-    @Option(names = {"-p", "--prompt"}, required = true, paramLabel = "TEXT", description = "The user's message.")
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "The user's message (or give it as the last argument).")
     String prompt;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", defaultValue = "512", description = "Most tokens to generate (default ${DEFAULT-VALUE}).")
-    int maxNewTokens;
+    @Parameters(arity = "0..1", paramLabel = "PROMPT", description = "The user's message.")
+    String positionalPrompt;
 
-    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0", description = "0 = greedy, as the reference (default ${DEFAULT-VALUE}).")
-    float temperature;
-
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1.0", description = "Nucleus sampling mass (default ${DEFAULT-VALUE}).")
-    float topP;
-
-    @Option(names = "--top-k", paramLabel = "K", defaultValue = "50", description = "Sample among the K most likely tokens; 0 = all (default ${DEFAULT-VALUE}).")
-    int topK;
-
-    @Option(names = "--repetition-penalty", paramLabel = "R", defaultValue = "1.0", description = "Penalty for tokens already generated (default ${DEFAULT-VALUE}).")
-    float repetitionPenalty;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Random seed for sampling.")
-    Long seed;
+    @Mixin
+    SamplingFlags sampling;
 
     @Option(names = "--system", paramLabel = "TEXT", description = "System prompt (default: the DeepSeek-VL one).")
     String system;
@@ -64,12 +50,20 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of streaming text.")
     boolean json;
 
-    @ParentCommand
-    Main parent;
+    private String prompt() {
+        if (prompt != null && positionalPrompt != null) {
+            throw new IllegalArgumentException("give the prompt once: either --prompt TEXT or as the last argument");
+        }
+        if (prompt == null && positionalPrompt == null) {
+            throw new IllegalArgumentException("missing the prompt: vl4j run [--image FILE] \"Describe this image.\"");
+        }
+        return prompt != null ? prompt : positionalPrompt;
+    }
 
     @Override
     public Integer call() throws Exception {
-        SamplingOptions options = new SamplingOptions(maxNewTokens, temperature, topK, topP, repetitionPenalty, seed);
+        SamplingOptions options = sampling.resolve(SamplingOptions.GREEDY);
+        String text = prompt();
         QuantType quantType = compute.apply();
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
@@ -77,17 +71,11 @@ final class RunCommand implements Callable<Integer> {
         for (String image : images) {
             decoded.add(ImageLoader.load(image));
         }
-        boolean verbose = parent.verbose;
-        Path folder = model.resolve();
+        boolean verbose = Streams.verbose();
         long t0 = System.nanoTime();
-        try (DeepSeekVl vl = DeepSeekVl.load(folder, quantType)) {
+        try (DeepSeekVl vl = model.load(quantType)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
-            if (verbose) {
-                long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-                err.printf("loaded %s in %.2f s (Java heap in use: %d MB; weights stay memory-mapped)%n",
-                        folder, loadSeconds, heap >> 20);
-            }
-            List<Message> messages = List.of(Message.user(prompt, decoded.toArray(RgbImage[]::new)));
+            List<Message> messages = List.of(Message.user(text, decoded.toArray(RgbImage[]::new)));
             Prompt p = vl.prompt(messages, system == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : system);
             GenerationResult r = vl.generate(p, options, new TokenListener() {
                 @Override

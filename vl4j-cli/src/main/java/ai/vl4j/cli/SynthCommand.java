@@ -31,8 +31,8 @@ final class SynthCommand implements Callable<Integer> {
             case "f32" -> DType.F32;
             default -> throw new IllegalArgumentException("--dtype must be bf16, f16 or f32, got " + dtype);
         };
-        ProgressBar bar = new ProgressBar(Streams.err());
-        SyntheticModel.write(out, size, type, seed, (done, total) -> bar.update("weights", done, total));
+        ProgressBar bar = new ProgressBar(Streams.err(), true);
+        SyntheticModel.write(out, size, type, seed, (done, total) -> bar.update("writing weights", done, total));
         bar.done();
         Streams.out().println(out);
         return 0;

@@ -18,7 +18,8 @@ public final class Generator {
     /**
      * @param tokenIds        generated ids, the end-of-sentence id excluded
      * @param text            their text, as streamed
-     * @param finishReason    STOP at end-of-sentence, LENGTH when the budget ran out
+     * @param finishReason    STOP at end-of-sentence, LENGTH when the budget ran out, CANCELLED when the listener
+     *                        asked to stop
      * @param firstTokenNanos System.nanoTime() when the first token was chosen
      */
     public record Outcome(int[] tokenIds, String text, FinishReason finishReason, long firstTokenNanos) {
@@ -52,6 +53,10 @@ public final class Generator {
             String piece = decoder.next(next);
             text.append(piece);
             listener.onToken(next, piece);
+            if (listener.stopRequested()) {
+                reason = FinishReason.CANCELLED;
+                break;
+            }
             if (count < budget) {
                 logits = step.next(next);
             }

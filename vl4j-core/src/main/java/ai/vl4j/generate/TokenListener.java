@@ -17,5 +17,13 @@ public interface TokenListener {
     default void onStage(String stage, double seconds) {
     }
 
+    /**
+     * Polled after each token: true stops the generation there (finish reason CANCELLED), e.g. when the user
+     * presses Ctrl-C or a client goes away. False unless overridden.
+     */
+    default boolean stopRequested() {
+        return false;
+    }
+
     TokenListener NONE = (id, text) -> { };
 }

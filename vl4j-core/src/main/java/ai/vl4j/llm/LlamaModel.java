@@ -1,5 +1,6 @@
 package ai.vl4j.llm;
 
+import ai.vl4j.LoadProgress;
 import ai.vl4j.nn.Linear;
 import ai.vl4j.nn.RmsNorm;
 import ai.vl4j.safetensors.Weights;
@@ -42,12 +43,18 @@ public final class LlamaModel {
      * @param arena memory for load-time quantized weights
      */
     public LlamaModel(LlamaConfig cfg, Weights w, QuantType quant, Arena arena) {
+        this(cfg, w, quant, arena, LoadProgress.NONE);
+    }
+
+    /** As above, reporting each layer built (quantizing at load time takes a while). */
+    public LlamaModel(LlamaConfig cfg, Weights w, QuantType quant, Arena arena, LoadProgress progress) {
         this.cfg = cfg;
         int h = cfg.hiddenSize();
         this.embedTokens = w.require(PREFIX + "model.embed_tokens.weight", cfg.vocabSize(), h);
         this.layers = new Layer[cfg.numLayers()];
         for (int i = 0; i < layers.length; i++) {
             layers[i] = new Layer(cfg, w, i, quant, arena);
+            progress.update(quant == null ? "building language model" : "quantizing language model to " + quant.id(), i + 1, layers.length);
         }
         this.norm = RmsNorm.load(w, PREFIX + "model.norm.weight", h, cfg.rmsNormEps());
         this.lmHead = cfg.tieWordEmbeddings() ? new Linear(embedTokens, null)

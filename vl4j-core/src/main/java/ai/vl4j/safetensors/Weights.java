@@ -1,5 +1,6 @@
 package ai.vl4j.safetensors;
 
+import ai.vl4j.LoadProgress;
 import ai.vl4j.ModelFormatException;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.QuantType;
@@ -41,15 +42,23 @@ public final class Weights implements AutoCloseable {
 
     /** Opens the weights of a model folder (sharded or not). */
     public static Weights open(Path folder) {
+        return open(folder, LoadProgress.NONE);
+    }
+
+    /** As above, reporting each file mapped. */
+    public static Weights open(Path folder, LoadProgress progress) {
         Arena arena = Arena.ofShared();
         try {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             Path index = folder.resolve(INDEX_FILE);
             if (Files.isRegularFile(index)) {
-                readSharded(folder, index, arena, tensors);
+                readSharded(folder, index, arena, tensors, progress);
             } else {
-                for (Path file : singleFiles(folder)) {
+                List<Path> files = singleFiles(folder);
+                int mapped = 0;
+                for (Path file : files) {
                     SafetensorsFile f = SafetensorsFile.open(file, arena);
+                    progress.update("mapping weights", ++mapped, files.size());
                     for (Tensor t : f.tensors().values()) {
                         if (tensors.put(t.name(), t) != null) {
                             throw new ModelFormatException(file + ": tensor " + t.name() + " appears in more than one file");
@@ -80,7 +89,7 @@ public final class Weights implements AutoCloseable {
         }
     }
 
-    private static void readSharded(Path folder, Path index, Arena arena, Map<String, Tensor> tensors) {
+    private static void readSharded(Path folder, Path index, Arena arena, Map<String, Tensor> tensors, LoadProgress progress) {
         JsonNode weightMap;
         try {
             weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
@@ -95,6 +104,7 @@ public final class Weights implements AutoCloseable {
         Map<String, List<String>> namesByShard = new TreeMap<>();
         weightMap.properties().forEach(e ->
                 namesByShard.computeIfAbsent(e.getValue().asText(), k -> new ArrayList<>()).add(e.getKey()));
+        int mapped = 0;
         for (Map.Entry<String, List<String>> shard : namesByShard.entrySet()) {
             Path file = folder.resolve(shard.getKey());
             if (!Files.isRegularFile(file)) {
@@ -108,6 +118,7 @@ public final class Weights implements AutoCloseable {
                 }
                 tensors.put(name, t);
             }
+            progress.update("mapping weights", ++mapped, namesByShard.size());
         }
     }
 

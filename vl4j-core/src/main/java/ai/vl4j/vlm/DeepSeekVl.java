@@ -1,6 +1,7 @@
 package ai.vl4j.vlm;
 
 import ai.vl4j.InvalidInputException;
+import ai.vl4j.LoadProgress;
 import ai.vl4j.generate.GenerationResult;
 import ai.vl4j.generate.Generator;
 import ai.vl4j.generate.SamplingOptions;
@@ -53,7 +54,8 @@ public final class DeepSeekVl implements AutoCloseable {
     private final LlamaModel llm;
     private final Arena quantized;   // load-time quantized weights live here
 
-    private DeepSeekVl(Path folder, ModelConfig config, Weights weights, Tokenizer tokenizer, QuantType quant, Arena quantized) {
+    private DeepSeekVl(Path folder, ModelConfig config, Weights weights, Tokenizer tokenizer, QuantType quant, Arena quantized,
+                       LoadProgress progress) {
         this.folder = folder;
         this.config = config;
         this.weights = weights;
@@ -64,7 +66,7 @@ public final class DeepSeekVl implements AutoCloseable {
                 : new SigLipVit(config.siglip(), weights, CLIP_TOWER_PREFIX);
         this.aligner = new MlpAligner(config.aligner(), weights);
         this.quantized = quantized;
-        this.llm = new LlamaModel(config.language(), weights, quant, quantized);
+        this.llm = new LlamaModel(config.language(), weights, quant, quantized, progress);
     }
 
     /** Loads a model folder laid out as the official Hugging Face repositories. */
@@ -77,6 +79,11 @@ public final class DeepSeekVl implements AutoCloseable {
      * weights as stored, dense or already quantized by {@code vl4j quantize}).
      */
     public static DeepSeekVl load(Path folder, QuantType quant) {
+        return load(folder, quant, LoadProgress.NONE);
+    }
+
+    /** As above, reporting the load's stages (mapping the weight files, building or quantizing the layers). */
+    public static DeepSeekVl load(Path folder, QuantType quant, LoadProgress progress) {
         if (!Files.isDirectory(folder)) {
             throw new InvalidInputException(folder + ": model folder not found");
         }
@@ -85,8 +92,8 @@ public final class DeepSeekVl implements AutoCloseable {
         Weights weights = null;
         Arena quantized = Arena.ofShared();
         try {
-            weights = Weights.open(folder);
-            return new DeepSeekVl(folder, config, weights, tokenizer, quant, quantized);
+            weights = Weights.open(folder, progress);
+            return new DeepSeekVl(folder, config, weights, tokenizer, quant, quantized, progress);
         } catch (RuntimeException e) {
             if (weights != null) {
                 weights.close();

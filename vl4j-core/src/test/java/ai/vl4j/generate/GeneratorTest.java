@@ -55,6 +55,30 @@ class GeneratorTest {
     }
 
     @Test
+    void listenerCanStopTheGenerationAfterAnyToken() {
+        List<Integer> fed = new ArrayList<>();
+        List<String> pieces = new ArrayList<>();
+        Generator.Outcome out = Generator.run(pick(17464), id -> {
+            fed.add(id);
+            return pick(1843);
+        }, tokenizer.eosId(), 10, SamplingOptions.GREEDY, tokenizer.streamDecoder(true), new TokenListener() {
+            @Override
+            public void onToken(int id, String text) {
+                pieces.add(text);
+            }
+
+            @Override
+            public boolean stopRequested() {
+                return pieces.size() == 2;   // e.g. Ctrl-C pressed while the second token streamed
+            }
+        });
+        assertArrayEquals(new int[] {17464, 1843}, out.tokenIds());
+        assertEquals(FinishReason.CANCELLED, out.finishReason());
+        assertEquals("Hello world", out.text());
+        assertEquals(List.of(17464), fed, "no forward pass after the stop");
+    }
+
+    @Test
     void zeroBudgetGeneratesNothing() {
         Generator.Outcome out = Generator.run(pick(5), id -> pick(5), tokenizer.eosId(), 0, SamplingOptions.GREEDY,
                 tokenizer.streamDecoder(true), TokenListener.NONE);

@@ -3,168 +3,279 @@ package ai.vl4j.hub;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.vl4j.Fixtures;
 import ai.vl4j.InvalidInputException;
 import ai.vl4j.Vl4jException;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Downloads from a fake hub on loopback: cache layout, resume with Range, checksum, cache hits. */
+/**
+ * Pulls the tiny fixture model from a fake hub on loopback: the HF cache layout, parallel files, resumed
+ * transfers, checksums (corrupt transfers and corrupt cached blobs fetched again), the hub's error answers,
+ * offline mode, listing and deleting.
+ */
 class HubClientTest {
-    static final String REPO = "deepseek-ai/tiny-vl";
-    static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
+    static final String REPO = FakeHub.REPO;
+    static final String COMMIT = FakeHub.COMMIT;
 
     @TempDir
     Path dir;
-    HttpServer server;
-    HttpServer cdn; // a second origin, as the real hub redirects LFS downloads to another host
-    final List<String> requests = new CopyOnWriteArrayList<>();
-    final byte[] weights = new byte[300_000];
-    final byte[] config = "{\"a\": 1}".getBytes(StandardCharsets.UTF_8);
-    String weightsSha;
-    boolean corrupt;
+    FakeHub hub;
+
+    /** Records what a pull reports. */
+    static final class Recorder implements HubClient.Listener {
+        final Map<String, Long> done = new ConcurrentHashMap<>();
+        final List<String> notes = new CopyOnWriteArrayList<>();
+        volatile List<HubClient.RemoteFile> plan;
+
+        @Override
+        public void plan(List<HubClient.RemoteFile> files) {
+            plan = files;
+        }
+
+        @Override
+        public void transferred(String file, long bytes, long total) {
+            done.put(file, bytes);
+        }
+
+        @Override
+        public void note(String message) {
+            notes.add(message);
+        }
+    }
 
     @BeforeEach
-    void start() throws Exception {
-        new Random(1).nextBytes(weights);
-        weightsSha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(weights));
-        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        server.createContext("/", this::handle);
-        server.start();
-        cdn = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
-        cdn.createContext("/", this::handle);
-        cdn.start();
+    void start() {
+        hub = new FakeHub(Fixtures.TINY_13B_MODEL);
     }
 
     @AfterEach
     void stop() {
-        server.stop(0);
-        cdn.stop(0);
-    }
-
-    private void handle(HttpExchange ex) throws IOException {
-        String path = ex.getRequestURI().getPath();
-        String range = ex.getRequestHeaders().getFirst("Range");
-        String auth = ex.getRequestHeaders().getFirst("Authorization");
-        requests.add(ex.getRequestMethod() + " " + path + (range == null ? "" : " " + range) + (auth == null ? "" : " auth=" + auth));
-        byte[] body;
-        int status = 200;
-        if (path.equals("/api/models/" + REPO + "/revision/main")) {
-            body = ("{\"sha\": \"" + COMMIT + "\", \"siblings\": [{\"rfilename\": \"config.json\"}, {\"rfilename\": \"model.safetensors\"},"
-                    + " {\"rfilename\": \"README.md\"}, {\"rfilename\": \"images/x.png\"}]}").getBytes(StandardCharsets.UTF_8);
-        } else if (path.equals("/" + REPO + "/resolve/" + COMMIT + "/config.json")) {
-            body = config;
-            ex.getResponseHeaders().add("ETag", "\"abc123\"");
-        } else if (path.equals("/" + REPO + "/resolve/" + COMMIT + "/model.safetensors")) {
-            // like the real hub: LFS files redirect to a CDN; the checksum is on the hub's own answer
-            ex.getResponseHeaders().add("X-Linked-Etag", "\"" + weightsSha + "\"");
-            ex.getResponseHeaders().add("Location", "http://127.0.0.1:" + cdn.getAddress().getPort() + "/cdn/blob-1");
-            body = new byte[0];
-            status = 302;
-        } else if (path.equals("/cdn/blob-1")) {
-            body = weights.clone();
-            if (corrupt) {
-                body[17] ^= 1;
-            }
-            ex.getResponseHeaders().add("ETag", "\"d41d8cd98f00b204e9800998ecf8427e\"");
-            if (range != null) {
-                int from = Integer.parseInt(range.replace("bytes=", "").replace("-", ""));
-                body = java.util.Arrays.copyOfRange(body, from, body.length);
-                status = 206;
-            }
-        } else {
-            body = "not found".getBytes(StandardCharsets.UTF_8);
-            status = 404;
-        }
-        if (ex.getRequestMethod().equals("HEAD")) {
-            ex.sendResponseHeaders(status, -1);
-            ex.close();
-            return;
-        }
-        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
-        try (OutputStream out = ex.getResponseBody()) {
-            out.write(body);
-        }
+        hub.close();
     }
 
     HubClient client() {
-        return new HubClient(URI.create("http://127.0.0.1:" + server.getAddress().getPort()), null, new HfCache(dir.resolve("hub")));
+        return client(null, false);
+    }
+
+    HubClient client(String token, boolean offline) {
+        return new HubClient(hub.endpoint(), token, new HfCache(dir.resolve("hub")), offline).withRetries(4, 4, Duration.ofMillis(10));
+    }
+
+    Path repoDir() {
+        return dir.resolve("hub/models--deepseek-ai--tiny-vl");
+    }
+
+    void assertSameAsFixture(Path snapshot) throws IOException {
+        for (FakeHub.Served f : hub.files().values()) {
+            assertArrayEquals(f.bytes(), Files.readAllBytes(snapshot.resolve(f.name())), f.name());
+        }
     }
 
     @Test
-    void downloadsIntoTheHfCacheLayout() throws IOException {
-        List<Long> progress = new CopyOnWriteArrayList<>();
-        Path snapshot = client().download(REPO, "main", (f, done, total) -> progress.add(done));
-        Path repo = dir.resolve("hub/models--deepseek-ai--tiny-vl");
-        assertEquals(repo.resolve("snapshots").resolve(COMMIT), snapshot);
-        assertEquals(COMMIT, Files.readString(repo.resolve("refs/main")));
-        assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
-        assertArrayEquals(config, Files.readAllBytes(snapshot.resolve("config.json")));
-        assertTrue(Files.isRegularFile(repo.resolve("blobs").resolve(weightsSha)));
+    void freshPullFillsTheHfCacheLayout() throws IOException {
+        Recorder rec = new Recorder();
+        Path snapshot = client().pull(RepoRef.parse(REPO), true, rec);
+        assertEquals(repoDir().resolve("snapshots").resolve(COMMIT), snapshot);
+        assertEquals(COMMIT, Files.readString(repoDir().resolve("refs/main")));
+        assertSameAsFixture(snapshot);
+        for (FakeHub.Served f : hub.files().values()) {
+            Path link = snapshot.resolve(f.name());
+            assertTrue(Files.isSymbolicLink(link), f.name());
+            assertEquals(Path.of("../../blobs").resolve(f.etag()), Files.readSymbolicLink(link), "relative link, as huggingface_hub makes");
+        }
         assertFalse(Files.exists(snapshot.resolve("README.md")), "only the files a model needs");
-        assertEquals(weights.length, progress.getLast());
+        assertEquals(hub.files().size(), rec.plan.size());
+        assertEquals(hub.totalBytes(), rec.plan.stream().mapToLong(HubClient.RemoteFile::size).sum(), "sizes known before transfer");
+        assertEquals(hub.totalBytes(), rec.done.values().stream().mapToLong(Long::longValue).sum());
+        try (Stream<Path> blobs = Files.list(repoDir().resolve("blobs"))) {
+            assertTrue(blobs.noneMatch(p -> p.toString().endsWith(".incomplete")));
+        }
+        assertTrue(HfCache.isComplete(snapshot));
 
-        // resolving the id again finds the cache and makes no request
-        requests.clear();
-        assertEquals(snapshot, new ModelResolver(client()).resolve(REPO, (f, d, t) -> { }));
-        assertTrue(requests.isEmpty(), requests.toString());
+        // the id now resolves from the cache without a single request
+        hub.requests.clear();
+        assertEquals(snapshot, new ModelResolver(client()).resolve(REPO, HubClient.SILENT));
+        assertTrue(hub.requests.isEmpty(), hub.requests.toString());
     }
 
     @Test
     void tokenGoesToTheHubButNeverToTheCdn() {
-        new HubClient(URI.create("http://127.0.0.1:" + server.getAddress().getPort()), "secret", new HfCache(dir.resolve("hub")))
-                .download(REPO, "main", (f, d, t) -> { });
-        assertTrue(requests.contains("GET /api/models/" + REPO + "/revision/main auth=Bearer secret"), requests.toString());
-        assertTrue(requests.contains("GET /cdn/blob-1"), requests.toString());
+        hub.requiredToken = "secret";
+        client("secret", false).pull(RepoRef.parse(REPO), false, HubClient.SILENT);
+        assertTrue(hub.requests.contains("hub GET /api/models/" + REPO + "/revision/main auth=Bearer secret"), hub.requests.toString());
+        assertTrue(hub.requests.stream().anyMatch(r -> r.startsWith("cdn GET /blobs/model.safetensors") && !r.contains("auth")), hub.requests.toString());
     }
 
     @Test
-    void resumesAnInterruptedDownload() throws IOException {
-        Path blobs = Files.createDirectories(dir.resolve("hub/models--deepseek-ai--tiny-vl/blobs"));
-        Files.write(blobs.resolve(weightsSha + ".incomplete"), java.util.Arrays.copyOf(weights, 100_000));
-        Path snapshot = client().download(REPO, "main", (f, d, t) -> { });
-        assertTrue(requests.contains("GET /cdn/blob-1 bytes=100000-"), requests.toString());
-        assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
+    void droppedConnectionResumesWhereItStopped() throws IOException {
+        hub.dropFile = "model.safetensors";
+        hub.dropAfter = 5_000_000;
+        Recorder rec = new Recorder();
+        Path snapshot = client().pull(RepoRef.parse(REPO), false, rec);
+        assertTrue(hub.requests.stream().anyMatch(r -> r.matches("cdn GET /blobs/model.safetensors bytes=\\d+-")), hub.requests.toString());
+        assertTrue(rec.notes.stream().anyMatch(n -> n.contains("resuming")), rec.notes.toString());
+        assertSameAsFixture(snapshot);
     }
 
     @Test
-    void checksumMismatchLeavesNothingBehind() throws IOException {
-        corrupt = true;
-        Vl4jException e = assertThrows(Vl4jException.class, () -> client().download(REPO, "main", (f, d, t) -> { }));
-        assertTrue(e.getMessage().contains("checksum mismatch"), e.getMessage());
-        Path repo = dir.resolve("hub/models--deepseek-ai--tiny-vl");
-        assertFalse(Files.exists(repo.resolve("snapshots").resolve(COMMIT).resolve("model.safetensors")));
-        try (var files = Files.list(repo.resolve("blobs"))) {
-            assertTrue(files.noneMatch(p -> p.toString().contains("model.safetensors")));
+    void stalledTransferIsAbandonedAndResumed() throws IOException {
+        hub.dropFile = "model.safetensors";
+        hub.dropAfter = 3_000_000;
+        hub.stallInsteadOfDrop = true;
+        Recorder rec = new Recorder();
+        Path snapshot = client().withStallTimeout(Duration.ofMillis(700)).pull(RepoRef.parse(REPO), false, rec);
+        assertTrue(hub.requests.stream().anyMatch(r -> r.matches("cdn GET /blobs/model.safetensors bytes=\\d+-")), hub.requests.toString());
+        assertTrue(rec.notes.stream().anyMatch(n -> n.contains("no data")), rec.notes.toString());
+        assertSameAsFixture(snapshot);
+    }
+
+    @Test
+    void partialFileOfAnEarlierRunIsContinued() throws IOException {
+        FakeHub.Served weights = hub.files().get("model.safetensors");
+        Path blobs = Files.createDirectories(repoDir().resolve("blobs"));
+        Files.write(blobs.resolve(weights.etag() + ".incomplete"), Arrays.copyOf(weights.bytes(), 1_000_000));
+        Path snapshot = client().pull(RepoRef.parse(REPO), false, HubClient.SILENT);
+        assertTrue(hub.requests.contains("cdn GET /blobs/model.safetensors bytes=1000000-"), hub.requests.toString());
+        assertSameAsFixture(snapshot);
+    }
+
+    @Test
+    void corruptTransferIsFetchedAgain() throws IOException {
+        hub.corruptTransfers.set(1);
+        Recorder rec = new Recorder();
+        Path snapshot = client().pull(RepoRef.parse(REPO), false, rec);
+        assertTrue(rec.notes.stream().anyMatch(n -> n.contains("checksum mismatch")), rec.notes.toString());
+        assertSameAsFixture(snapshot);
+    }
+
+    @Test
+    void persistentlyCorruptTransferFailsAndLeavesNothingBehind() throws IOException {
+        hub.corruptTransfers.set(100);
+        Vl4jException e = assertThrows(Vl4jException.class, () -> client().pull(RepoRef.parse(REPO), false, HubClient.SILENT));
+        assertTrue(e.getMessage().contains("model.safetensors: checksum mismatch twice"), e.getMessage());
+        assertFalse(Files.exists(repoDir().resolve("snapshots").resolve(COMMIT).resolve("model.safetensors")));
+        assertFalse(Files.exists(repoDir().resolve("refs/main")), "an incomplete pull writes no ref");
+        try (Stream<Path> blobs = Files.list(repoDir().resolve("blobs"))) {
+            assertTrue(blobs.noneMatch(p -> p.getFileName().toString().startsWith(hub.files().get("model.safetensors").etag())));
         }
+        assertThrows(Vl4jException.class, () -> new ModelResolver(client(null, true)).resolve(REPO, HubClient.SILENT),
+                "nothing usable is in the cache");
     }
 
     @Test
-    void unknownModelAndBadIds() {
-        Vl4jException e = assertThrows(Vl4jException.class, () -> client().download("deepseek-ai/nope", "main", (f, d, t) -> { }));
-        assertTrue(e.getMessage().contains("no such model"), e.getMessage());
+    void corruptCachedBlobIsDetectedAndFetchedAgainByPull() throws IOException {
+        Path snapshot = client().pull(RepoRef.parse(REPO), false, HubClient.SILENT);
+        Path blob = repoDir().resolve("blobs").resolve(hub.files().get("model.safetensors").etag());
+        byte[] bytes = Files.readAllBytes(blob);
+        bytes[12345] ^= 1;
+        Files.write(blob, bytes);
+        Path configBlob = repoDir().resolve("blobs").resolve(hub.files().get("config.json").etag());
+        Files.writeString(configBlob, "{}");
+
+        Recorder rec = new Recorder();
+        hub.requests.clear();
+        client().pull(RepoRef.parse(REPO), true, rec);
+        assertEquals(2, rec.notes.stream().filter(n -> n.contains("corrupt")).count(), rec.notes.toString());
+        assertSameAsFixture(snapshot);
+        assertTrue(hub.requests.stream().noneMatch(r -> r.contains("GET") && r.contains("tokenizer.json")), "good blobs are kept");
+    }
+
+    @Test
+    void hubErrorsSayWhatToDo() {
+        InvalidInputException missing = assertThrows(InvalidInputException.class,
+                () -> client().pull(RepoRef.parse("deepseek-ai/nope"), false, HubClient.SILENT));
+        assertTrue(missing.getMessage().contains("no such model"), missing.getMessage());
+
+        InvalidInputException revision = assertThrows(InvalidInputException.class,
+                () -> client().pull(RepoRef.parse(REPO + "@v9"), false, HubClient.SILENT));
+        assertTrue(revision.getMessage().contains("no such revision"), revision.getMessage());
+
+        hub.requiredToken = "secret";
+        Vl4jException unauthorized = assertThrows(Vl4jException.class, () -> client().pull(RepoRef.parse(REPO), false, HubClient.SILENT));
+        assertTrue(unauthorized.getMessage().contains("HTTP 401") && unauthorized.getMessage().contains("HF_TOKEN"), unauthorized.getMessage());
+
+        hub.requiredToken = null;
+        hub.gated = true;
+        Vl4jException gated = assertThrows(Vl4jException.class, () -> client().pull(RepoRef.parse(REPO), false, HubClient.SILENT));
+        assertTrue(gated.getMessage().contains("gated") && gated.getMessage().contains("HF_TOKEN") && gated.getMessage().contains("403"),
+                gated.getMessage());
+    }
+
+    @Test
+    void revisionsAreCommitsOrRefs() throws IOException {
+        Path snapshot = client().pull(RepoRef.parse(REPO + "@" + COMMIT), false, HubClient.SILENT);
+        assertEquals(COMMIT, snapshot.getFileName().toString());
+        assertFalse(Files.exists(repoDir().resolve("refs").resolve(COMMIT)), "a commit needs no ref file");
+        assertEquals(snapshot, new ModelResolver(client(null, true)).resolve(REPO + "@" + COMMIT, HubClient.SILENT));
+        assertThrows(InvalidInputException.class, () -> RepoRef.parse("deepseek-ai/x@../../etc"));
+        assertThrows(InvalidInputException.class, () -> RepoRef.parse("no-slash"));
+    }
+
+    @Test
+    void offlineModeUsesOnlyTheCache() {
+        Vl4jException missing = assertThrows(Vl4jException.class,
+                () -> new ModelResolver(client(null, true)).resolve(REPO, HubClient.SILENT));
+        assertTrue(missing.getMessage().contains("HF_HUB_OFFLINE"), missing.getMessage());
+        assertTrue(hub.requests.isEmpty(), hub.requests.toString());
+
+        Path snapshot = client().pull(RepoRef.parse(REPO), false, HubClient.SILENT);
+        hub.requests.clear();
+        assertEquals(snapshot, new ModelResolver(client(null, true)).resolve(REPO, HubClient.SILENT));
+        assertTrue(hub.requests.isEmpty(), hub.requests.toString());
+        assertTrue(HubClient.isTrue("1") && HubClient.isTrue("TRUE") && !HubClient.isTrue("0") && !HubClient.isTrue(null));
+    }
+
+    @Test
+    void incompleteSnapshotIsCompletedOnNextUse() throws IOException {
+        Path snapshot = client().pull(RepoRef.parse(REPO), false, HubClient.SILENT);
+        Files.delete(snapshot.resolve("tokenizer.json"));
+        assertFalse(HfCache.isComplete(snapshot));
+        hub.requests.clear();
+        assertEquals(snapshot, new ModelResolver(client()).resolve(REPO, HubClient.SILENT));
+        assertSameAsFixture(snapshot);
+        assertTrue(hub.requests.stream().noneMatch(r -> r.contains("GET /blobs/model.safetensors")), "the weights were not fetched again");
+    }
+
+    @Test
+    void listAndRemove() {
+        HfCache cache = new HfCache(dir.resolve("hub"));
+        assertTrue(cache.models().isEmpty());
+        client().pull(RepoRef.parse(REPO), false, HubClient.SILENT);
+        List<HfCache.CachedModel> models = cache.models();
+        assertEquals(1, models.size());
+        HfCache.CachedModel m = models.getFirst();
+        assertEquals(REPO, m.repoId());
+        assertEquals(hub.totalBytes(), m.bytes(), "blobs counted once, links not followed");
+        assertEquals(List.of(new HfCache.Snapshot(COMMIT, List.of("main"), repoDir().resolve("snapshots").resolve(COMMIT), true)),
+                m.snapshots());
+        assertNotNull(cache.find(REPO));
+        assertEquals(hub.totalBytes(), cache.remove(REPO));
+        assertFalse(Files.exists(repoDir()));
+        assertEquals(-1, cache.remove(REPO));
+        assertTrue(cache.models().isEmpty());
+    }
+
+    @Test
+    void badModelArguments() {
         InvalidInputException bad = assertThrows(InvalidInputException.class,
-                () -> new ModelResolver(client()).resolve("./missing-folder", (f, d, t) -> { }));
+                () -> new ModelResolver(client()).resolve("./missing-folder", HubClient.SILENT));
         assertTrue(bad.getMessage().contains("model folder not found"), bad.getMessage());
     }
 
