@@ -71,20 +71,17 @@ public final class OpenAiServer implements AutoCloseable {
             c.routes.get("/v1/models", ctx -> json(ctx, ChatResponses.models(config.modelId(), created)));
             c.routes.post("/v1/chat/completions", chat::handle);
             c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
-            c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx,
-                    new ApiException(e.getStatus(), "invalid_request_error", e.getMessage(), null, null)));
+            // Javalin's own refusals (no such endpoint, body too large) in the same shape
+            c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),
+                    "invalid_request_error", e.getMessage(), null, switch (e.getStatus()) {
+                        case 404 -> "not_found";
+                        case 413 -> "request_too_large";
+                        default -> null;
+                    })));
             c.routes.exception(Exception.class, (e, ctx) -> {
                 e.printStackTrace(log);
                 error(ctx, ApiException.internal("internal error: " + e));
             });
-            c.routes.error(404, ctx -> {
-                if (ctx.result() == null) {
-                    error(ctx, new ApiException(404, "invalid_request_error", ctx.method() + " " + ctx.path()
-                            + ": no such endpoint", null, "not_found"));
-                }
-            });
-            c.routes.error(405, ctx -> error(ctx, new ApiException(405, "invalid_request_error",
-                    ctx.method() + " " + ctx.path() + ": method not allowed", null, "method_not_allowed")));
             c.requestLogger.http((ctx, ms) -> {
                 Object override = ctx.attribute(ChatHandler.STATUS_OVERRIDE);
                 int status = override instanceof Integer i ? i : ctx.status().getCode();
