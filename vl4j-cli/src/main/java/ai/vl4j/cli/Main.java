@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "vl4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "DeepSeek-VL on the JVM.",
-        subcommands = {RunCommand.class, TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class,
+        subcommands = {RunCommand.class, TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, ServeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Progress details, timings and stack traces.")
