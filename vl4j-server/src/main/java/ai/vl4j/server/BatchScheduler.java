@@ -70,6 +70,11 @@ public final class BatchScheduler implements AutoCloseable {
         return true;
     }
 
+    /** True when {@link #submit} would refuse now. */
+    boolean full() {
+        return inFlight.get() >= capacity;
+    }
+
     /** Requests waiting for a batch slot. */
     public int queued() {
         return waiting.size();

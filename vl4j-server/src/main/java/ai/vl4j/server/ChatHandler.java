@@ -44,11 +44,12 @@ final class ChatHandler {
     void handle(Context ctx) throws InterruptedException {
         long arrived = System.nanoTime();
         ChatRequest request = ChatRequest.parse(ctx.bodyAsBytes());
+        if (scheduler.full()) {
+            throw busy(ctx);                              // before fetching and decoding its images for nothing
+        }
         Completion job = prepare(request);
         if (!scheduler.submit(job)) {
-            ctx.header("Retry-After", Integer.toString(retryAfterSeconds()));
-            throw ApiException.busy("the server is at capacity (" + scheduler.maxBatch() + " decoding, "
-                    + scheduler.queued() + " waiting); retry later");
+            throw busy(ctx);
         }
         long created = System.currentTimeMillis() / 1000;
         Completion.Event first = nextEvent(job, null);
@@ -203,6 +204,12 @@ final class ChatHandler {
         metrics.completion(done.promptTokens(), done.completionTokens(), (now - arrived) / 1e9, ttft);
         ctx.attribute(TOKENS, "prompt=" + done.promptTokens() + " completion=" + done.completionTokens()
                 + " finish=" + done.finishReason());
+    }
+
+    private ApiException busy(Context ctx) {
+        ctx.header("Retry-After", Integer.toString(retryAfterSeconds()));
+        return ApiException.busy("the server is at capacity (" + scheduler.maxBatch() + " decoding, " + scheduler.queued()
+                + " waiting); retry later");
     }
 
     /** A guess for Retry-After: the average request time times the queue's depth per batch slot, at least 1 s. */

@@ -1,5 +1,6 @@
 package ai.vl4j.server;
 
+import java.lang.management.ManagementFactory;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -8,7 +9,7 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Counters for {@code GET /metrics} in Prometheus' text exposition format (version 0.0.4), written by hand:
  * requests by endpoint and status, prompt and completion tokens, latency and time-to-first-token histograms,
- * and the scheduler's queue depth, batch size and steps.
+ * the scheduler's queue depth, batch size and steps, and the Java heap.
  */
 final class Metrics {
     /** Histogram bucket upper bounds, seconds. */
@@ -58,6 +59,9 @@ final class Metrics {
         counter(out, "vl4j_decode_steps_total", "Batched decode steps run.", scheduler.steps.sum());
         counter(out, "vl4j_decode_step_rows_total", "Sequence-steps decoded (the sum of batch sizes over steps).", scheduler.stepRows.sum());
         counter(out, "vl4j_requests_cancelled_total", "Completions dropped because their client disconnected.", scheduler.cancelled.sum());
+        var heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+        gauge(out, "vl4j_jvm_heap_used_bytes", "Java heap in use (weights are memory-mapped, not on the heap).", heap.getUsed());
+        gauge(out, "vl4j_jvm_heap_committed_bytes", "Java heap reserved from the OS.", heap.getCommitted());
         return out.toString();
     }
 
