@@ -17,9 +17,9 @@ import picocli.CommandLine.Option;
  * The {@code vl4j} command. Exit codes: 0 ok, 2 usage error (bad flags, a request the model cannot take),
  * 1 runtime error; either way one line on stderr names the cause (the stack trace only with --verbose).
  */
-@Command(name = "vl4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "vl4j", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "DeepSeek-VL on the JVM.",
-        subcommands = {RunCommand.class, ChatCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
                 TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Progress details, timings and stack traces.")
@@ -33,7 +33,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, chat, pull, list, rm, tokenize, bench, synth, quantize)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, chat, serve, pull, list, rm, tokenize, bench, synth, quantize)");
     }
 
     public static void main(String[] args) {

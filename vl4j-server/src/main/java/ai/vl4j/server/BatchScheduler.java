@@ -1,0 +1,219 @@
+package ai.vl4j.server;
+
+import ai.vl4j.InvalidInputException;
+import ai.vl4j.Vl4jException;
+import ai.vl4j.llm.KvCache;
+import ai.vl4j.llm.LlamaModel;
+import ai.vl4j.vlm.DeepSeekVl;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Continuous batching on one decode thread. Each turn of its loop:
+ * <ol>
+ *   <li>drops sequences whose client went away (their KV cache is freed with them);</li>
+ *   <li>admits a waiting request when a batch slot is free: vision tower, aligner and prefill of that one
+ *       prompt into its own KV cache, then its first token. The other sequences wait for this prefill — one
+ *       request per turn while others are decoding, so their streams keep moving between prefills;</li>
+ *   <li>advances every active sequence by one token in one {@link LlamaModel#forwardBatch} step: the weights
+ *       are read once for the whole batch, attention stays per sequence; each row is sampled with the
+ *       sequence's own sampler, and a finished sequence leaves the batch before the next step.</li>
+ * </ol>
+ * Admission is bounded: at most maxBatch sequences decode and maxQueue more wait; {@link #submit} refuses
+ * beyond that, which the HTTP layer answers with 429.
+ *
+ * <p>Batched rows go through the same kernels as a lone sequence only while the batch has one row; with more,
+ * the matrix-vector kernel accumulates in another order, so logits agree to float rounding, and greedy tokens
+ * are the same unless two candidates tie to within rounding.
+ */
+public final class BatchScheduler implements AutoCloseable {
+    private final DeepSeekVl vl;
+    private final LlamaModel llm;
+    private final int maxBatch;
+    private final int capacity;                                   // maxBatch + maxQueue
+    private final LinkedBlockingQueue<Completion> waiting = new LinkedBlockingQueue<>();
+    private final AtomicInteger inFlight = new AtomicInteger();   // waiting + being prefilled + decoding
+    private final Thread thread;
+    private final List<Sequence> active = new ArrayList<>();      // decode thread only
+    private volatile boolean running = true;
+    private volatile int activeCount;
+    final LongAdder steps = new LongAdder();
+    final LongAdder stepRows = new LongAdder();
+    final LongAdder cancelled = new LongAdder();
+
+    public BatchScheduler(DeepSeekVl vl, int maxBatch, int maxQueue) {
+        this.vl = vl;
+        this.llm = vl.languageModel();
+        this.maxBatch = maxBatch;
+        this.capacity = maxBatch + maxQueue;
+        this.thread = new Thread(this::loop, "vl4j-decode");
+        this.thread.setDaemon(true);
+        this.thread.start();
+    }
+
+    /** Queues a completion; false when maxBatch are decoding and maxQueue already wait. */
+    boolean submit(Completion job) {
+        if (!running) {
+            return false;
+        }
+        if (inFlight.incrementAndGet() > capacity) {
+            inFlight.decrementAndGet();
+            return false;
+        }
+        waiting.add(job);
+        return true;
+    }
+
+    /** True when {@link #submit} would refuse now. */
+    boolean full() {
+        return inFlight.get() >= capacity;
+    }
+
+    /** Requests waiting for a batch slot. */
+    public int queued() {
+        return waiting.size();
+    }
+
+    /** Sequences in the batch now. */
+    public int active() {
+        return activeCount;
+    }
+
+    public int maxBatch() {
+        return maxBatch;
+    }
+
+    private void loop() {
+        while (running) {
+            try {
+                turn();
+            } catch (InterruptedException e) {
+                break;
+            } catch (RuntimeException | OutOfMemoryError e) {
+                // a failure inside a batched step: fail what was in flight, keep serving the next requests
+                for (Sequence s : active) {
+                    s.job.emit(new Completion.Failed(ApiException.internal("generation failed: " + e)));
+                    release(s.job);
+                }
+                active.clear();
+                activeCount = 0;
+            }
+        }
+    }
+
+    private void turn() throws InterruptedException {
+        active.removeIf(s -> {
+            if (s.job.cancelled()) {
+                cancelled.increment();
+                release(s.job);
+                return true;
+            }
+            return false;
+        });
+        if (active.size() < maxBatch) {
+            Completion next = active.isEmpty() ? waiting.poll(200, TimeUnit.MILLISECONDS) : waiting.poll();
+            if (next != null) {
+                admit(next);
+            }
+        }
+        activeCount = active.size();
+        if (active.isEmpty()) {
+            return;
+        }
+        step();
+    }
+
+    /** Prefill of one request and its first token. */
+    private void admit(Completion job) {
+        if (job.cancelled()) {
+            cancelled.increment();
+            release(job);
+            return;
+        }
+        try {
+            int promptLength = job.prompt.inputIds().length;
+            int budget = job.options.maxNewTokens();
+            Map<String, Double> timings = new HashMap<>();
+            float[] x = vl.inputEmbeddings(job.prompt, timings);
+            // the last generated token is never fed back, so prompt + budget positions suffice
+            KvCache cache = new KvCache(llm.config(), promptLength + budget);
+            float[] logits = llm.logits(llm.forward(x, promptLength, cache), promptLength - 1);
+            Sequence s = new Sequence(job, cache, vl.tokenizer().streamDecoder(true), vl.tokenizer().eosId());
+            if (s.advance(logits)) {
+                release(job);
+            } else {
+                active.add(s);
+            }
+        } catch (InvalidInputException | IllegalArgumentException e) {
+            job.emit(new Completion.Failed(ApiException.invalid(e.getMessage(), "messages")));
+            release(job);
+        } catch (Vl4jException e) {
+            job.emit(new Completion.Failed(ApiException.internal(e.getMessage())));
+            release(job);
+        } catch (OutOfMemoryError e) {
+            job.emit(new Completion.Failed(ApiException.unavailable("not enough memory for this request's KV cache now; "
+                    + "retry later or ask for fewer max_tokens")));
+            release(job);
+        }
+    }
+
+    /** One token for every active sequence, in one pass over the weights. */
+    private void step() {
+        int b = active.size();
+        int[] tokens = new int[b];
+        KvCache[] caches = new KvCache[b];
+        for (int i = 0; i < b; i++) {
+            tokens[i] = active.get(i).lastToken();
+            caches[i] = active.get(i).cache;
+        }
+        float[] logits = llm.logitsOfRows(llm.forwardBatch(llm.embed(tokens), caches), b);
+        steps.increment();
+        stepRows.add(b);
+        int vocab = llm.config().vocabSize();
+        float[] row = new float[vocab];
+        List<Sequence> finished = new ArrayList<>();
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(logits, i * vocab, row, 0, vocab);
+            Sequence s = active.get(i);
+            if (s.advance(row)) {
+                finished.add(s);
+            }
+        }
+        for (Sequence s : finished) {
+            active.remove(s);
+            release(s.job);
+        }
+        activeCount = active.size();
+    }
+
+    private void release(Completion job) {
+        inFlight.decrementAndGet();
+    }
+
+    /** Stops the decode thread; requests still waiting or decoding get a 503. */
+    @Override
+    public void close() {
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        ApiException shutdown = ApiException.unavailable("the server is shutting down");
+        for (Sequence s : active) {
+            s.job.emit(new Completion.Failed(shutdown));
+        }
+        active.clear();
+        Completion c;
+        while ((c = waiting.poll()) != null) {
+            c.emit(new Completion.Failed(shutdown));
+        }
+    }
+}

@@ -1,0 +1,205 @@
+package ai.vl4j.server;
+
+import ai.vl4j.InvalidInputException;
+import ai.vl4j.image.ImageLoader;
+import ai.vl4j.image.RgbImage;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.Iterator;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+
+/**
+ * Turns an {@code image_url} into pixels, within limits: {@code data:} URIs (strict base64), http(s) URLs
+ * (connect and download time limits, a byte cap enforced while reading), and local files only when the server
+ * allows them. Before any pixel is decoded the header's width × height is checked, so a decompression bomb (a
+ * small file that claims gigapixels) is refused for the cost of reading its header.
+ */
+final class ImageFetcher {
+    static {
+        ImageIO.scanForPlugins(); // the WebP readers on the class path, as ImageLoader does
+    }
+
+    private final ServerConfig config;
+    private final HttpClient http;
+
+    ImageFetcher(ServerConfig config) {
+        this.config = config;
+        this.http = HttpClient.newBuilder()
+                .connectTimeout(Duration.ofMillis(config.fetchTimeoutMillis()))
+                .followRedirects(HttpClient.Redirect.NORMAL)
+                .build();
+    }
+
+    /** param is the request's JSON path of the URL, named in every error. */
+    RgbImage fetch(String url, String param) {
+        byte[] bytes = bytes(url, param);
+        checkPixels(bytes, param);
+        try {
+            return ImageLoader.decode(bytes, param);
+        } catch (InvalidInputException e) {
+            throw ApiException.invalid(e.getMessage(), param, "invalid_image");
+        }
+    }
+
+    private byte[] bytes(String url, String param) {
+        if (url.startsWith("data:")) {
+            return dataUri(url, param);
+        }
+        String lower = url.toLowerCase(java.util.Locale.ROOT);
+        if (lower.startsWith("http://") || lower.startsWith("https://")) {
+            return download(url, param);
+        }
+        if (!config.allowLocalFiles()) {
+            throw ApiException.invalid(param + ": expected a data: URI or an http(s) URL (local files are refused unless the "
+                    + "server runs with --allow-local-files)", param, "invalid_image_url");
+        }
+        return localFile(url, param);
+    }
+
+    private byte[] dataUri(String url, String param) {
+        int comma = url.indexOf(',');
+        if (comma < 0 || !url.substring(0, comma).toLowerCase(java.util.Locale.ROOT).endsWith(";base64")) {
+            throw ApiException.invalid(param + ": expected data:image/...;base64,<data>", param, "invalid_image_url");
+        }
+        String payload = url.substring(comma + 1);
+        // 4 base64 characters carry 3 bytes: refuse an oversized image before decoding it
+        long estimate = payload.length() / 4L * 3;
+        if (estimate > config.maxImageBytes() + 3) {
+            throw tooManyBytes(param, estimate);
+        }
+        byte[] bytes;
+        try {
+            // strict alphabet (the MIME decoder would skip stray characters silently); line breaks are tolerated
+            bytes = Base64.getDecoder().decode(payload.replaceAll("[\\r\\n ]", ""));
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(param + ": invalid base64 in the data URI (" + e.getMessage() + ")", param, "invalid_base64");
+        }
+        if (bytes.length > config.maxImageBytes()) {
+            throw tooManyBytes(param, bytes.length);
+        }
+        return bytes;
+    }
+
+    private byte[] download(String url, String param) {
+        URI uri;
+        try {
+            uri = new URI(url);
+        } catch (URISyntaxException e) {
+            throw ApiException.invalid(param + ": malformed URL (" + e.getMessage() + ")", param, "invalid_image_url");
+        }
+        HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(config.fetchTimeoutMillis()))
+                .header("Accept", "image/*").GET().build();
+        long deadline = System.nanoTime() + config.fetchTimeoutMillis() * 1_000_000L;
+        try {
+            HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+            try (InputStream in = response.body()) {
+                if (response.statusCode() != 200) {
+                    throw ApiException.invalid(param + ": fetching the image returned HTTP " + response.statusCode(), param,
+                            "image_fetch_failed");
+                }
+                long declared = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+                if (declared > config.maxImageBytes()) {
+                    throw tooManyBytes(param, declared);
+                }
+                return readCapped(in, param, deadline);
+            }
+        } catch (HttpTimeoutException e) {
+            throw ApiException.invalid(param + ": fetching the image timed out after " + config.fetchTimeoutMillis() + " ms",
+                    param, "image_fetch_failed");
+        } catch (IOException | IllegalArgumentException e) {
+            throw ApiException.invalid(param + ": cannot fetch the image (" + e + ")", param, "image_fetch_failed");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw ApiException.unavailable("interrupted while fetching an image");
+        }
+    }
+
+    /** Reads at most maxImageBytes (one more byte fails) before the deadline. */
+    private byte[] readCapped(InputStream in, String param, long deadline) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buffer = new byte[64 * 1024];
+        int n;
+        while ((n = in.read(buffer)) >= 0) {
+            out.write(buffer, 0, n);
+            if (out.size() > config.maxImageBytes()) {
+                throw tooManyBytes(param, out.size());
+            }
+            if (System.nanoTime() > deadline) {
+                throw ApiException.invalid(param + ": fetching the image took longer than " + config.fetchTimeoutMillis() + " ms",
+                        param, "image_fetch_failed");
+            }
+        }
+        return out.toByteArray();
+    }
+
+    private byte[] localFile(String url, String param) {
+        Path path;
+        try {
+            path = url.startsWith("file:") ? Path.of(new URI(url)) : Path.of(url);
+        } catch (URISyntaxException | IllegalArgumentException e) {
+            throw ApiException.invalid(param + ": not a usable file path or file: URI", param, "invalid_image_url");
+        }
+        try {
+            long size = Files.size(path);
+            if (size > config.maxImageBytes()) {
+                throw tooManyBytes(param, size);
+            }
+            return Files.readAllBytes(path);
+        } catch (NoSuchFileException e) {
+            throw ApiException.invalid(param + ": no such file " + path, param, "invalid_image_url");
+        } catch (IOException e) {
+            throw ApiException.invalid(param + ": cannot read " + path + " (" + e.getMessage() + ")", param, "invalid_image_url");
+        }
+    }
+
+    /** Width × height from the header (no pixels decoded); refuses non-images and images over the pixel limit. */
+    private void checkPixels(byte[] bytes, String param) {
+        long[] size = null;
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            while (size == null && readers.hasNext()) {
+                ImageReader reader = readers.next();
+                try {
+                    in.seek(0);
+                    reader.setInput(in, true, true);
+                    size = new long[] {reader.getWidth(0), reader.getHeight(0)};
+                } catch (LinkageError e) {
+                    // a native reader that cannot load here: the next one reads the header
+                } finally {
+                    reader.dispose();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            throw ApiException.invalid(param + ": cannot read the image header (" + e.getMessage() + ")", param, "invalid_image");
+        }
+        if (size == null) {
+            throw ApiException.invalid(param + ": not an image in a supported format (PNG, JPEG, BMP, GIF, WebP)", param,
+                    "invalid_image");
+        }
+        long pixels = size[0] * size[1];
+        if (pixels > config.maxImagePixels()) {
+            throw ApiException.invalid(param + ": the image is " + size[0] + "×" + size[1] + " = " + pixels
+                    + " pixels, over the limit of " + config.maxImagePixels(), param, "image_too_large");
+        }
+    }
+
+    private ApiException tooManyBytes(String param, long bytes) {
+        return ApiException.invalid(param + ": the image is " + bytes + " bytes, over the limit of " + config.maxImageBytes(),
+                param, "image_too_large");
+    }
+}

@@ -1,0 +1,215 @@
+package ai.vl4j.server;
+
+import static ai.vl4j.Fixtures.ints;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.vl4j.Fixtures;
+import ai.vl4j.generate.GenerationResult;
+import ai.vl4j.generate.SamplingOptions;
+import ai.vl4j.generate.TokenListener;
+import ai.vl4j.image.ImageLoader;
+import ai.vl4j.image.RgbImage;
+import ai.vl4j.text.Message;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The server answers as {@code vl4j run} does: the fixture's golden greedy tokens, streamed or not, and the same
+ * tokens for requests decoded together in one batch as for each decoded alone.
+ */
+class ServerGoldenTest {
+    static TestServer server;
+
+    @BeforeAll
+    static void start() {
+        server = new TestServer(TestServer.config().withBatching(4, 8));
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    /** A golden case as an OpenAI request: image parts in order, then the user text without its tags. */
+    record Case(ObjectNode request, String expectedText, int promptTokens, int newTokens) {
+    }
+
+    static Case goldenCase(String name) {
+        Path dir = Fixtures.TINY_13B.resolve("expected").resolve(name);
+        JsonNode prompt = Fixtures.json(dir.resolve("prompt.json"));
+        JsonNode greedy = Fixtures.json(dir.resolve("greedy.json"));
+        List<String> urls = new ArrayList<>();
+        for (JsonNode stem : prompt.has("images") ? prompt.get("images") : List.of(prompt.get("image"))) {
+            String file = Fixtures.json(Fixtures.TINY_13B.resolve("expected").resolve(stem.asText()).resolve("image_meta.json"))
+                    .get("file").asText();
+            urls.add(TestServer.dataUri(TestServer.IMAGES.resolve(file)));
+        }
+        String text = prompt.get("user_content").asText().replace("<image_placeholder>", "");
+        int[] ids = ints(greedy.get("new_tokens"));
+        return new Case(TestServer.request(text, ids.length, urls.toArray(String[]::new)),
+                TestServer.model().tokenizer().decode(ids, true), prompt.get("input_ids").size(), ids.length);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"dog_a__en", "dog_a__zh", "synth_640x427_q90__en", "tiny_37x91_rgba__zh", "dog_a+synth_640x427_q90__cmp"})
+    void nonStreamingGivesTheGoldenGreedyText(String name) {
+        Case c = goldenCase(name);
+        TestServer.Reply reply = server.chat(c.request());
+        assertEquals(200, reply.status(), reply.body());
+        JsonNode body = reply.json();
+        assertEquals("chat.completion", body.get("object").asText());
+        assertEquals("tiny-dsvl-1.3b", body.get("model").asText());
+        assertTrue(body.get("id").asText().startsWith("chatcmpl-"));
+        JsonNode choice = body.get("choices").get(0);
+        assertEquals("assistant", choice.get("message").get("role").asText());
+        assertEquals(c.expectedText(), choice.get("message").get("content").asText(), name);
+        assertEquals("length", choice.get("finish_reason").asText());
+        assertEquals(c.promptTokens(), body.get("usage").get("prompt_tokens").asInt());
+        assertEquals(c.newTokens(), body.get("usage").get("completion_tokens").asInt());
+        assertEquals(c.promptTokens() + c.newTokens(), body.get("usage").get("total_tokens").asInt());
+    }
+
+    @Test
+    void streamingGivesTheSameTextInChunksEndingWithDone() throws Exception {
+        Case c = goldenCase("dog_a__en");
+        ObjectNode request = c.request().put("stream", true);
+        request.putObject("stream_options").put("include_usage", true);
+        List<String> payloads;
+        try (TestServer.SseStream s = server.stream(request)) {
+            assertEquals(200, s.status);
+            assertTrue(s.contentType.startsWith("text/event-stream"), s.contentType);
+            payloads = s.rest();
+        }
+        assertEquals("[DONE]", payloads.getLast());
+        assertEquals(c.expectedText(), TestServer.streamedText(payloads));
+        JsonNode first = TestServer.JSON.readTree(payloads.getFirst());
+        assertEquals("chat.completion.chunk", first.get("object").asText());
+        assertEquals("assistant", first.get("choices").get(0).get("delta").get("role").asText());
+        assertTrue(first.has("usage") && first.get("usage").isNull(), "usage: null on every chunk but the last");
+        assertTrue(payloads.size() > 5, "the text comes in several chunks: " + payloads.size());
+        JsonNode finish = TestServer.JSON.readTree(payloads.get(payloads.size() - 3));
+        assertEquals("length", finish.get("choices").get(0).get("finish_reason").asText());
+        JsonNode usage = TestServer.JSON.readTree(payloads.get(payloads.size() - 2));
+        assertEquals(0, usage.get("choices").size());
+        assertEquals(c.promptTokens(), usage.get("usage").get("prompt_tokens").asInt());
+        assertEquals(c.newTokens(), usage.get("usage").get("completion_tokens").asInt());
+        String id = first.get("id").asText();
+        for (String p : payloads.subList(0, payloads.size() - 1)) {
+            assertEquals(id, TestServer.JSON.readTree(p).get("id").asText(), "one id for all chunks");
+        }
+    }
+
+    @Test
+    void streamingWithoutUsageHasNoUsageChunk() throws Exception {
+        Case c = goldenCase("tiny_37x91_rgba__zh");
+        List<String> payloads;
+        try (TestServer.SseStream s = server.stream(c.request().put("stream", true))) {
+            payloads = s.rest();
+        }
+        assertEquals(c.expectedText(), TestServer.streamedText(payloads));
+        for (String p : payloads.subList(0, payloads.size() - 1)) {
+            assertTrue(!TestServer.JSON.readTree(p).has("usage"), p);
+        }
+    }
+
+    @Test
+    void stopStringEndsTheAnswerBeforeIt() throws Exception {
+        Case c = goldenCase("dog_a__en");
+        String full = c.expectedText();
+        // a stop string from the middle of the golden answer: the answer is what comes before its first occurrence
+        String stop = full.substring(full.length() / 2, full.length() / 2 + 3);
+        String expected = full.substring(0, full.indexOf(stop));
+        ObjectNode request = c.request();
+        request.putArray("stop").add(stop).add("never-generated-\u2603");
+        JsonNode body = server.chat(request).json();
+        assertEquals(expected, body.get("choices").get(0).get("message").get("content").asText());
+        assertEquals("stop", body.get("choices").get(0).get("finish_reason").asText());
+        assertTrue(body.get("usage").get("completion_tokens").asInt() < c.newTokens());
+        try (TestServer.SseStream s = server.stream(request.put("stream", true))) {
+            List<String> payloads = s.rest();
+            assertEquals(expected, TestServer.streamedText(payloads));
+            JsonNode last = TestServer.JSON.readTree(payloads.get(payloads.size() - 2));
+            assertEquals("stop", last.get("choices").get(0).get("finish_reason").asText());
+        }
+    }
+
+    /**
+     * Three requests in flight at once decode in shared batched steps (the metrics show steps with several rows),
+     * and each gets exactly the tokens DeepSeekVl.generate gives it alone.
+     */
+    @Test
+    void concurrentRequestsEachEqualTheirSoloAnswer() throws Exception {
+        int tokens = 160;
+        String dog = TestServer.dataUri(TestServer.IMAGES.resolve("dog_a.png"));
+        String synth = TestServer.dataUri(TestServer.IMAGES.resolve("synth_640x427_q90.jpg"));
+        List<ObjectNode> requests = List.of(
+                TestServer.request("Describe this image.", tokens, dog),
+                TestServer.request("这张图片里有什么？", tokens, synth),
+                TestServer.request("Write a long story about a lighthouse keeper.", tokens),
+                TestServer.request("Compare these two images.", tokens, synth, dog));
+        List<String> solo = new ArrayList<>();
+        for (ObjectNode r : requests) {
+            solo.add(soloAnswer(r, tokens));
+        }
+        long rowsBefore = metric("vl4j_decode_step_rows_total");
+        long stepsBefore = metric("vl4j_decode_steps_total");
+        ExecutorService pool = Executors.newFixedThreadPool(requests.size());
+        try {
+            List<Future<String>> answers = new ArrayList<>();
+            for (ObjectNode r : requests) {
+                answers.add(pool.submit((Callable<String>) () -> {
+                    try (TestServer.SseStream s = server.stream(r.deepCopy().put("stream", true))) {
+                        return TestServer.streamedText(s.rest());
+                    }
+                }));
+            }
+            for (int i = 0; i < requests.size(); i++) {
+                assertEquals(solo.get(i), answers.get(i).get(), "request " + i + " batched vs alone");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        long rows = metric("vl4j_decode_step_rows_total") - rowsBefore;
+        long steps = metric("vl4j_decode_steps_total") - stepsBefore;
+        assertTrue(rows > steps + tokens, "steps were shared: " + rows + " rows in " + steps + " steps");
+    }
+
+    /** What the library answers for the same conversation, decoded alone. */
+    static String soloAnswer(ObjectNode request, int tokens) {
+        List<RgbImage> images = new ArrayList<>();
+        StringBuilder text = new StringBuilder();
+        for (JsonNode part : request.get("messages").get(0).get("content")) {
+            if (part.get("type").asText().equals("image_url")) {
+                images.add(ImageLoader.load(part.get("image_url").get("url").asText()));
+                text.append("<image_placeholder>");
+            } else {
+                text.append(part.get("text").asText());
+            }
+        }
+        GenerationResult r = TestServer.model().generate(List.of(Message.user(text.toString(), images.toArray(RgbImage[]::new))),
+                SamplingOptions.GREEDY.withMaxNewTokens(tokens), TokenListener.NONE);
+        return r.text();
+    }
+
+    static long metric(String name) {
+        for (String line : server.get("/metrics").body().split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return Long.parseLong(line.substring(name.length() + 1).trim());
+            }
+        }
+        throw new AssertionError("no metric " + name);
+    }
+}
