@@ -6,9 +6,11 @@ import ai.vl4j.nn.RmsNorm;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
 import ai.vl4j.tensor.Attention;
+import ai.vl4j.tensor.MatMul;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.tensor.Tensor;
 import ai.vl4j.tensor.VectorMath;
+import ai.vl4j.tensor.WeightMatrix;
 import ai.vl4j.tensor.Widen;
 import java.lang.foreign.Arena;
 
@@ -182,6 +184,8 @@ public final class LlamaModel {
         final float[] out;    // [n, H]
         final float[] gate;   // [n, I]
         final float[] up;     // [n, I]
+        final float[][] qkv;      // q, k, v: the outputs of one fused product
+        final float[][] gateUp;   // gate, up
 
         Scratch(LlamaConfig cfg, int n) {
             int h = cfg.hiddenSize();
@@ -193,6 +197,8 @@ public final class LlamaModel {
             out = new float[n * h];
             gate = new float[n * cfg.intermediateSize()];
             up = new float[n * cfg.intermediateSize()];
+            qkv = new float[][] {q, k, v};
+            gateUp = new float[][] {gate, up};
         }
     }
 
@@ -203,6 +209,7 @@ public final class LlamaModel {
         private final RmsNorm inputNorm, postAttentionNorm;
         private final Linear q, k, v, o;             // [H, H], [kvDim, H], [kvDim, H], [H, H]
         private final Linear gate, up, down;         // [I, H], [I, H], [H, I]
+        private final WeightMatrix[] qkv, gateUp;    // products that share their input run as one parallel pass
 
         Layer(LlamaConfig cfg, Weights w, int index, QuantType quant, Arena arena) {
             String prefix = PREFIX + "model.layers." + index + ".";
@@ -220,6 +227,8 @@ public final class LlamaModel {
             this.gate = Linear.load(w, prefix + "mlp.gate_proj", h, inter, false, quant, arena);
             this.up = Linear.load(w, prefix + "mlp.up_proj", h, inter, false, quant, arena);
             this.down = Linear.load(w, prefix + "mlp.down_proj", inter, h, false, quant, arena);
+            this.qkv = new WeightMatrix[] {q.weight(), k.weight(), v.weight()};
+            this.gateUp = new WeightMatrix[] {gate.weight(), up.weight()};
         }
 
         /**
@@ -233,9 +242,7 @@ public final class LlamaModel {
             float scale = (float) (1.0 / Math.sqrt(hd));
             // h = x + o_proj(attn(input_layernorm(x)))
             inputNorm.forward(x, s.normed, n);
-            q.forward(s.normed, n, s.q);
-            k.forward(s.normed, n, s.k);
-            v.forward(s.normed, n, s.v);
+            MatMul.linearMany(s.normed, n, qkv, s.qkv);           // q, k, v projections
             for (int t = 0; t < n; t++) {
                 KvCache cache = caches.length == 1 ? caches[0] : caches[t];
                 int pos = cache.length() + (caches.length == 1 ? t : 0);
@@ -269,8 +276,7 @@ public final class LlamaModel {
             VectorMath.addInPlace(x, s.out, n * h);
             // x = h + down(silu(gate(u)) * up(u)),  u = post_attention_layernorm(h)
             postAttentionNorm.forward(x, s.normed, n);
-            gate.forward(s.normed, n, s.gate);
-            up.forward(s.normed, n, s.up);
+            MatMul.linearMany(s.normed, n, gateUp, s.gateUp);     // gate and up projections
             Activations.siluMul(s.gate, s.up, n * cfg.intermediateSize());
             down.forward(s.gate, n, s.out);
             VectorMath.addInPlace(x, s.out, n * h);

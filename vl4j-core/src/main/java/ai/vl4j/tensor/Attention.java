@@ -116,6 +116,11 @@ public final class Attention {
      */
     public static void multiHead(Operand q, KeysT kT, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
                                  int headDim, float scale, int causalPos0, ScoreBias bias) {
+        if (nq == 1 && bias == null) {   // decode: one row per head, read as long streams
+            int keys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + 1);
+            DecodeAttention.multiHead(q, kT, v, out, keys, nHeads, nKvHeads, headDim, scale);
+            return;
+        }
         int group = nHeads / nKvHeads;
         int qBlocks = (nq + QB - 1) / QB;
         int hdPad = roundUp(headDim, LANES);

@@ -35,10 +35,21 @@ final class Gemv {
 
     /** out[b·m + r] = Σ_j W[r, j]·x[b·k + j] (+ bias[r]) for b < n (1..4), r < m. */
     static void multiply(float[] x, int n, int k, Tensor w, int m, float[] bias, float[] out) {
-        MemorySegment seg = w.data();
-        DType dtype = w.dtype();
-        int blocks = k / BLOCK;                              // vectorised part; the tail is scalar
-        float[][] xs = X_BUFFERS.get();                      // per calling thread, reused: no allocation per token
+        float[][] xs = prepare(x, n, k, w.dtype());
+        Parallel.forRange(0, m, grain(k), (lo, hi) -> rows(x, n, k, w, bias, out, m, xs, lo, hi));
+    }
+
+    /** Rows per parallel chunk: enough work (32k weights) to be worth a hand-off. */
+    static int grain(int k) {
+        return Math.max(16, (1 << 15) / Math.max(1, k));
+    }
+
+    /**
+     * The vectors as the kernel reads them: deinterleaved for 16-bit weights, copied for F32, in buffers of the
+     * calling thread reused from call to call (no allocation per token). Valid until this thread's next call.
+     */
+    static float[][] prepare(float[] x, int n, int k, DType dtype) {
+        float[][] xs = X_BUFFERS.get();
         for (int b = 0; b < 4; b++) {
             if (xs[b].length < k) {
                 xs[b] = new float[k];
@@ -52,21 +63,26 @@ final class Gemv {
                 deinterleave(x, b * k, k, xs[b]);
             }
         }
-        int grain = Math.max(16, (1 << 15) / Math.max(1, k));
+        return xs;
+    }
+
+    /** Output rows [lo, hi) of {@link #multiply}, with xs from {@link #prepare}. */
+    static void rows(float[] x, int n, int k, Tensor w, float[] bias, float[] out, int m, float[][] xs, int lo, int hi) {
+        MemorySegment seg = w.data();
+        DType dtype = w.dtype();
+        int blocks = k / BLOCK;                              // vectorised part; the tail is scalar
         boolean bf16 = dtype == DType.BF16;
-        Parallel.forRange(0, m, grain, (lo, hi) -> {
-            for (int r = lo; r < hi; r++) {
-                if (n == 1 && dtype != DType.F32) {          // decode of one sequence: the hottest loop
-                    float s = dot16(seg, (long) r * k * 2, xs[0], blocks, bf16);
-                    for (int j = blocks * BLOCK; j < k; j++) {
-                        s += Widen.get(seg, dtype, (long) r * k + j) * x[j];
-                    }
-                    out[r] = bias == null ? s : s + bias[r];
-                } else {
-                    row(seg, dtype, r, k, blocks, xs, x, n, bias, out, m);
+        for (int r = lo; r < hi; r++) {
+            if (n == 1 && dtype != DType.F32) {              // decode of one sequence: the hottest loop
+                float s = dot16(seg, (long) r * k * 2, xs[0], blocks, bf16);
+                for (int j = blocks * BLOCK; j < k; j++) {
+                    s += Widen.get(seg, dtype, (long) r * k + j) * x[j];
                 }
+                out[r] = bias == null ? s : s + bias[r];
+            } else {
+                row(seg, dtype, r, k, blocks, xs, x, n, bias, out, m);
             }
-        });
+        }
     }
 
     /** One weight row against the n vectors; accumulators stay in registers (no arrays in the loop). */

@@ -52,6 +52,58 @@ public final class MatMul {
         }
     }
 
+    /**
+     * outs[i] = x · ws[i]ᵀ for several weights that read the same input (q, k and v; gate and up). For decode
+     * (n ≤ 4) and weights of one storage kind, the rows of all of them are shared out in one parallel pass,
+     * saving the hand-off to the worker threads that each separate product would pay (about 40 µs each, measured
+     * as the gap between small and large decode products); otherwise one {@link #linear} after the other.
+     */
+    public static void linearMany(float[] x, int n, WeightMatrix[] ws, float[][] outs) {
+        int k = ws[0].cols();
+        if (n > 4 || !sameKind(ws)) {
+            for (int i = 0; i < ws.length; i++) {
+                linear(x, n, ws[i], null, outs[i]);
+            }
+            return;
+        }
+        int total = 0;
+        for (int i = 0; i < ws.length; i++) {
+            if ((long) n * k > x.length || (long) n * ws[i].rows() > outs[i].length) {
+                throw new IllegalArgumentException("linear " + ws[i].name() + ": buffers too small for n=" + n);
+            }
+            total += ws[i].rows();
+        }
+        float[][] xs = ws[0] instanceof Tensor t ? Gemv.prepare(x, n, k, t.dtype()) : null;
+        Parallel.forRange(0, total, Gemv.grain(k), (lo, hi) -> {
+            int start = 0;
+            for (int i = 0; i < ws.length && start < hi; i++) {
+                int m = ws[i].rows();
+                int a = Math.max(lo, start) - start;
+                int b = Math.min(hi, start + m) - start;
+                if (a < b) {
+                    if (ws[i] instanceof QuantizedTensor qt) {
+                        QuantGemv.rows(x, n, k, qt, m, null, outs[i], a, b);
+                    } else {
+                        Gemv.rows(x, n, k, (Tensor) ws[i], null, outs[i], m, xs, a, b);
+                    }
+                }
+                start += m;
+            }
+        });
+    }
+
+    /** Same input width and the same storage (dtype, or quantization type). */
+    private static boolean sameKind(WeightMatrix[] ws) {
+        for (WeightMatrix w : ws) {
+            boolean same = w.cols() == ws[0].cols() && (w instanceof Tensor t && ws[0] instanceof Tensor t0 && t.dtype() == t0.dtype()
+                    || w instanceof QuantizedTensor q && ws[0] instanceof QuantizedTensor q0 && q.type() == q0.type());
+            if (!same) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static void addBias(float[] out, int n, int m, float[] bias) {
         if (bias != null) {
             for (int i = 0; i < n; i++) {

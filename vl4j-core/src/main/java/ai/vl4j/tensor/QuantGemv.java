@@ -31,32 +31,34 @@ final class QuantGemv {
     }
 
     static void multiply(float[] x, int n, int k, QuantizedTensor w, int m, float[] bias, float[] out) {
+        Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> rows(x, n, k, w, m, bias, out, lo, hi));
+    }
+
+    /** Output rows [lo, hi) of {@link #multiply}. */
+    static void rows(float[] x, int n, int k, QuantizedTensor w, int m, float[] bias, float[] out, int lo, int hi) {
         if (LANES > 16 || BLOCK % (2 * LANES) != 0) {
             throw new IllegalStateException("quantized kernels assume 4, 8 or 16 float lanes, not " + LANES);
         }
         int blocks = QuantType.blocks(k);
-        int grain = Math.max(16, (1 << 15) / Math.max(1, k));
-        Parallel.forRange(0, m, grain, (lo, hi) -> {
-            float[] d = SCALES.get();
-            if (d.length < blocks) {
-                d = new float[blocks];
-                SCALES.set(d);
+        float[] d = SCALES.get();
+        if (d.length < blocks) {
+            d = new float[blocks];
+            SCALES.set(d);
+        }
+        float[] sums = new float[4];
+        for (int r = lo; r < hi; r++) {
+            Widen.toFloat(w.scales(), DType.F16, (long) r * blocks, d, 0, blocks);   // the row's scales, once
+            if (w.type() == QuantType.Q8_0) {
+                rowQ8(x, n, k, w, r, d, sums);
+            } else {
+                rowQ4(x, n, k, w, r, d, sums);
             }
-            float[] sums = new float[4];
-            for (int r = lo; r < hi; r++) {
-                Widen.toFloat(w.scales(), DType.F16, (long) r * blocks, d, 0, blocks);   // the row's scales, once
-                if (w.type() == QuantType.Q8_0) {
-                    rowQ8(x, n, k, w, r, d, sums);
-                } else {
-                    rowQ4(x, n, k, w, r, d, sums);
-                }
-                tail(x, n, k, w, r, d, sums);
-                float b = bias == null ? 0f : bias[r];
-                for (int i = 0; i < n; i++) {
-                    out[i * m + r] = sums[i] + b;
-                }
+            tail(x, n, k, w, r, d, sums);
+            float b = bias == null ? 0f : bias[r];
+            for (int i = 0; i < n; i++) {
+                out[i * m + r] = sums[i] + b;
             }
-        });
+        }
     }
 
     private static void rowQ8(float[] x, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums) {

@@ -64,7 +64,9 @@ class KernelsTest {
         Random rnd = new Random(3);
         // nq, past keys, heads, kv heads, head dim, causal
         int[][] cases = {{5, 4, 4, 2, 6, 1}, {1, 150, 4, 4, 64, 1}, {70, 0, 2, 2, 14, 1}, {37, 0, 3, 3, 16, 0},
-                {9, 0, 2, 1, 128, 0}, {130, 3, 2, 2, 64, 1}};
+                {9, 0, 2, 1, 128, 0}, {130, 3, 2, 2, 64, 1},
+                // one query row (decode): the real head size, grouped kv heads, key counts off the vector width
+                {1, 639, 16, 16, 128, 1}, {1, 40, 4, 2, 128, 1}, {1, 5, 4, 2, 6, 1}, {1, 36, 2, 1, 14, 1}, {1, 19, 3, 3, 16, 0}};
         for (int[] c : cases) {
             int nq = c[0], past = c[1], heads = c[2], kvHeads = c[3], hd = c[4];
             boolean causal = c[5] == 1;
