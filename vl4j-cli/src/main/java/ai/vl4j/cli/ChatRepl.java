@@ -10,6 +10,7 @@ import ai.vl4j.image.RgbImage;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
 import ai.vl4j.text.Role;
+import ai.vl4j.vlm.ChatState;
 import ai.vl4j.vlm.Conversation;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
@@ -55,6 +56,7 @@ final class ChatRepl {
     private final TurnObserver observer;
     private final String imageTag;
     private final Conversation conversation = new Conversation();
+    private final ChatState cached = new ChatState();   // the conversation's KV cache: a turn prefills only what is new
     private final List<RgbImage> pendingImages = new ArrayList<>();
     private final List<String> pendingNames = new ArrayList<>();
     private final AtomicBoolean generating = new AtomicBoolean();
@@ -169,6 +171,7 @@ final class ChatRepl {
             case "/help", "/?" -> out.println(HELP);
             case "/new", "/clear" -> {
                 conversation.clear();
+                cached.reset();
                 pendingImages.clear();
                 pendingNames.clear();
                 out.println("new conversation");
@@ -273,7 +276,7 @@ final class ChatRepl {
                 public boolean stopRequested() {
                     return stop.get();
                 }
-            });
+            }, cached);
         } finally {
             generating.set(false);
         }

@@ -32,6 +32,37 @@ public final class KvCache {
         this.values = new float[cfg.numLayers()][(int) floats];
     }
 
+    /**
+     * A cache of the given capacity holding the first prefix positions of from (a conversation's earlier turns,
+     * moved to a larger cache when the next turn needs more room).
+     */
+    public KvCache(LlamaConfig cfg, int capacity, KvCache from, int prefix) {
+        this(cfg, capacity);
+        if (prefix < 0 || prefix > from.length || prefix > capacity) {
+            throw new IllegalArgumentException("prefix " + prefix + " outside 0.." + Math.min(from.length, capacity));
+        }
+        int hd = cfg.headDim();
+        int kvDim = cfg.kvDim();
+        for (int layer = 0; layer < keysT.length; layer++) {
+            for (int row = 0; row < kvDim; row++) {   // (kv head, dimension) rows of Kᵀ: positions are contiguous
+                int g = row / hd;
+                int d = row % hd;
+                System.arraycopy(from.keysT[layer], g * hd * from.stride + d * from.stride,
+                        keysT[layer], g * hd * stride + d * stride, prefix);
+            }
+            System.arraycopy(from.values[layer], 0, values[layer], 0, prefix * kvDim);
+        }
+        length = prefix;
+    }
+
+    /** Forgets the positions from length on (a conversation that diverged there); what stays is reused as is. */
+    public void truncate(int newLength) {
+        if (newLength < 0 || newLength > length) {
+            throw new IllegalArgumentException("cannot truncate a cache of " + length + " positions to " + newLength);
+        }
+        length = newLength;
+    }
+
     /** Positions filled so far; the next token goes at this position. */
     public int length() {
         return length;

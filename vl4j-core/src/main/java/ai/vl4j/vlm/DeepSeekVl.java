@@ -166,9 +166,19 @@ public final class DeepSeekVl implements AutoCloseable {
     }
 
     private float[] inputEmbeddings(Prompt prompt, Map<String, Double> timings, TokenListener listener) {
+        return inputEmbeddings(prompt, 0, timings, listener);
+    }
+
+    /** Rows [from, T) of the input embeddings: the images whose spans start before from are not encoded. */
+    private float[] inputEmbeddings(Prompt prompt, int from, Map<String, Double> timings, TokenListener listener) {
         int h = config.language().hiddenSize();
-        float[] x = llm.embed(prompt.inputIds());
+        int[] ids = prompt.inputIds();
+        float[] x = llm.embed(from == 0 ? ids : java.util.Arrays.copyOfRange(ids, from, ids.length));
+        int encoded = 0;
         for (int i = 0; i < prompt.images().size(); i++) {
+            if (prompt.imageStarts()[i] < from) {
+                continue;                       // its rows are in the KV cache already
+            }
             long t0 = System.nanoTime();
             float[] pixels = preprocess(prompt.images().get(i));
             long t1 = System.nanoTime();
@@ -176,11 +186,12 @@ public final class DeepSeekVl implements AutoCloseable {
             long t2 = System.nanoTime();
             float[] rows = align(features);
             long t3 = System.nanoTime();
-            System.arraycopy(rows, 0, x, prompt.imageStarts()[i] * h, rows.length);
+            System.arraycopy(rows, 0, x, (prompt.imageStarts()[i] - from) * h, rows.length);
             timings.merge("preprocess_s", (t1 - t0) / 1e9, Double::sum);
             timings.merge("vision_s", (t2 - t1) / 1e9, Double::sum);
             timings.merge("aligner_s", (t3 - t2) / 1e9, Double::sum);
-            listener.onStage("image " + (i + 1) + "/" + prompt.images().size() + " encoded", (t3 - t0) / 1e9);
+            encoded++;
+            listener.onStage("image " + encoded + " encoded", (t3 - t0) / 1e9);
         }
         return x;
     }
@@ -196,6 +207,14 @@ public final class DeepSeekVl implements AutoCloseable {
     }
 
     public GenerationResult generate(Prompt prompt, SamplingOptions options, TokenListener listener) {
+        return generate(prompt, options, listener, null);
+    }
+
+    /**
+     * As above, continuing a conversation: the leading ids of prompt whose keys and values state already holds
+     * (the earlier turns) are not run again, and state keeps this turn's for the next (null: nothing kept).
+     */
+    public GenerationResult generate(Prompt prompt, SamplingOptions options, TokenListener listener, ChatState state) {
         int contextLength = config.language().maxPositions();
         int promptLength = prompt.inputIds().length;
         if (promptLength >= contextLength) {
@@ -205,13 +224,17 @@ public final class DeepSeekVl implements AutoCloseable {
         int maxNew = Math.min(options.maxNewTokens(), contextLength - promptLength);
         Map<String, Double> timings = new LinkedHashMap<>();
         long start = System.nanoTime();
-        float[] x = inputEmbeddings(prompt, timings, listener);
+        int needed = promptLength + Math.max(maxNew, 1);
+        int reused = state == null ? 0 : state.reusable(prompt, config.chatProcessor().numImageTokens());
+        KvCache cache = state == null ? new KvCache(config.language(), needed) : state.prepare(config.language(), reused, needed);
+        float[] x = inputEmbeddings(prompt, reused, timings, listener);
 
         long prefillStart = System.nanoTime();
-        KvCache cache = new KvCache(config.language(), promptLength + Math.max(maxNew, 1));
-        float[] logits = llm.logits(llm.forward(x, promptLength, cache), promptLength - 1);
+        int fresh = promptLength - reused;
+        float[] logits = llm.logits(llm.forward(x, fresh, cache), fresh - 1);
         long prefillEnd = System.nanoTime();
-        listener.onStage("prefill " + promptLength + " tokens", (prefillEnd - prefillStart) / 1e9);
+        listener.onStage("prefill " + fresh + " tokens" + (reused > 0 ? " (" + reused + " cached)" : ""),
+                (prefillEnd - prefillStart) / 1e9);
 
         Generator.Outcome out = Generator.run(logits, id -> llm.decodeStep(id, cache),
                 tokenizer.eosId(), maxNew, options, tokenizer.streamDecoder(true), listener);
@@ -225,7 +248,11 @@ public final class DeepSeekVl implements AutoCloseable {
         timings.put("decode_s", decode);
         timings.put("ttft_s", (firstToken - start) / 1e9);
         timings.put("total_s", (end - start) / 1e9);
-        timings.put("prefill_tok_s", promptLength / Math.max(prefill, 1e-9));
+        timings.put("prefill_tok_s", fresh / Math.max(prefill, 1e-9));
+        if (state != null) {
+            timings.put("cached_prompt_tokens", (double) reused);
+            state.remember(cache, prompt, out.tokenIds());
+        }
         timings.put("decode_tok_s", count > 1 ? (count - 1) / Math.max(decode, 1e-9) : 0.0);
         return new GenerationResult(promptLength, out.tokenIds(), out.text(), out.finishReason(), timings);
     }
