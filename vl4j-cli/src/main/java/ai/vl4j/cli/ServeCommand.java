@@ -41,6 +41,10 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--allow-local-files", description = "Let image_url name files on this machine (off: data: URIs and http(s) only).")
     boolean allowLocalFiles;
 
+    @Option(names = "--allow-private-urls",
+            description = "Let http(s) image URLs point at loopback, private or link-local addresses (off: public addresses only).")
+    boolean allowPrivateUrls;
+
     @Option(names = "--max-image-mb", defaultValue = "20", paramLabel = "MB", description = "Largest image file accepted (default ${DEFAULT-VALUE}).")
     long maxImageMb;
 
@@ -59,7 +63,7 @@ final class ServeCommand implements Callable<Integer> {
         QuantType quant = compute.apply();
         ServerConfig defaults = ServerConfig.defaults(model.model);
         ServerConfig config = new ServerConfig(host, port, model.model, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles,
-                maxImageMb << 20, maxImagePixels, defaults.maxRequestBytes(), defaults.fetchTimeoutMillis());
+                allowPrivateUrls, maxImageMb << 20, maxImagePixels, defaults.maxRequestBytes(), defaults.fetchTimeoutMillis());
         PrintStream err = Streams.err();
         try (DeepSeekVl vl = model.load(quant);
              OpenAiServer server = OpenAiServer.start(vl, config, err)) {

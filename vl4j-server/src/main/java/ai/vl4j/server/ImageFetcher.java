@@ -7,8 +7,10 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -25,8 +27,8 @@ import javax.imageio.stream.ImageInputStream;
 
 /**
  * Turns an {@code image_url} into pixels, within limits: {@code data:} URIs (strict base64), http(s) URLs
- * (connect and download time limits, a byte cap enforced while reading), and local files only when the server
- * allows them. Before any pixel is decoded the header's width × height is checked, so a decompression bomb (a
+ * (public addresses only unless allowed, redirects checked hop by hop, connect and download time limits, a byte
+ * cap enforced while reading), and local files only when the server allows them. Before any pixel is decoded the header's width × height is checked, so a decompression bomb (a
  * small file that claims gigapixels) is refused for the cost of reading its header.
  */
 final class ImageFetcher {
@@ -34,6 +36,7 @@ final class ImageFetcher {
         ImageIO.scanForPlugins(); // the WebP readers on the class path, as ImageLoader does
     }
 
+    private static final int MAX_REDIRECTS = 5;
     private final ServerConfig config;
     private final HttpClient http;
 
@@ -41,7 +44,7 @@ final class ImageFetcher {
         this.config = config;
         this.http = HttpClient.newBuilder()
                 .connectTimeout(Duration.ofMillis(config.fetchTimeoutMillis()))
-                .followRedirects(HttpClient.Redirect.NORMAL)
+                .followRedirects(HttpClient.Redirect.NEVER)   // followed by hand: each hop's address is checked
                 .build();
     }
 
@@ -102,22 +105,31 @@ final class ImageFetcher {
         } catch (URISyntaxException e) {
             throw ApiException.invalid(param + ": malformed URL (" + e.getMessage() + ")", param, "invalid_image_url");
         }
-        HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(config.fetchTimeoutMillis()))
-                .header("Accept", "image/*").GET().build();
         long deadline = System.nanoTime() + config.fetchTimeoutMillis() * 1_000_000L;
         try {
-            HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-            try (InputStream in = response.body()) {
-                if (response.statusCode() != 200) {
-                    throw ApiException.invalid(param + ": fetching the image returned HTTP " + response.statusCode(), param,
-                            "image_fetch_failed");
+            for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
+                checkAddress(uri, param);
+                HttpRequest request = HttpRequest.newBuilder(uri).timeout(Duration.ofMillis(config.fetchTimeoutMillis()))
+                        .header("Accept", "image/*").GET().build();
+                HttpResponse<InputStream> response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+                try (InputStream in = response.body()) {
+                    int status = response.statusCode();
+                    String location = response.headers().firstValue("Location").orElse(null);
+                    if (status >= 300 && status < 400 && location != null) {
+                        uri = uri.resolve(location);
+                        continue;
+                    }
+                    if (status != 200) {
+                        throw ApiException.invalid(param + ": fetching the image returned HTTP " + status, param, "image_fetch_failed");
+                    }
+                    long declared = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+                    if (declared > config.maxImageBytes()) {
+                        throw tooManyBytes(param, declared);
+                    }
+                    return readCapped(in, param, deadline);
                 }
-                long declared = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-                if (declared > config.maxImageBytes()) {
-                    throw tooManyBytes(param, declared);
-                }
-                return readCapped(in, param, deadline);
             }
+            throw ApiException.invalid(param + ": more than " + MAX_REDIRECTS + " redirects", param, "image_fetch_failed");
         } catch (HttpTimeoutException e) {
             throw ApiException.invalid(param + ": fetching the image timed out after " + config.fetchTimeoutMillis() + " ms",
                     param, "image_fetch_failed");
@@ -127,6 +139,45 @@ final class ImageFetcher {
             Thread.currentThread().interrupt();
             throw ApiException.unavailable("interrupted while fetching an image");
         }
+    }
+
+    /**
+     * Refuses URLs (the first and every redirect) that are not http(s) or whose host resolves to a loopback,
+     * private, link-local (cloud metadata), carrier-grade NAT, multicast or unspecified address, unless the server
+     * runs with --allow-private-urls: a request must not make the server probe its own network. The check is on
+     * the names' addresses at this moment; a name re-pointed between the check and the connection (DNS rebinding)
+     * is not caught.
+     */
+    private void checkAddress(URI uri, String param) throws UnknownHostException {
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(java.util.Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("https") || uri.getHost() == null) {
+            throw ApiException.invalid(param + ": only http(s) URLs with a host can be fetched, not " + uri, param, "invalid_image_url");
+        }
+        if (config.allowPrivateUrls()) {
+            return;
+        }
+        for (InetAddress address : InetAddress.getAllByName(uri.getHost())) {
+            if (isPrivate(address)) {
+                throw ApiException.invalid(param + ": " + uri.getHost() + " is a local or private address (" + address.getHostAddress()
+                        + "); the server fetches images from public addresses only unless started with --allow-private-urls",
+                        param, "invalid_image_url");
+            }
+        }
+    }
+
+    static boolean isPrivate(InetAddress a) {
+        if (a.isAnyLocalAddress() || a.isLoopbackAddress() || a.isLinkLocalAddress() || a.isSiteLocalAddress() || a.isMulticastAddress()) {
+            return true;
+        }
+        byte[] b = a.getAddress();
+        if (b.length == 4) {
+            int first = b[0] & 0xff;
+            int second = b[1] & 0xff;
+            return first == 0 || (first == 100 && second >= 64 && second < 128)    // 0/8, carrier-grade NAT 100.64/10
+                    || (first == 192 && second == 0 && (b[2] & 0xff) == 0)         // 192.0.0/24 protocol assignments
+                    || first >= 240;                                               // reserved, broadcast
+        }
+        return (b[0] & 0xfe) == 0xfc;                                               // IPv6 unique local fc00::/7
     }
 
     /** Reads at most maxImageBytes (one more byte fails) before the deadline. */

@@ -10,13 +10,15 @@ package ai.vl4j.server;
  * @param maxQueue          most requests waiting for a batch slot; one more is answered 429
  * @param defaultMaxTokens  completion budget when a request names none (clipped to the context)
  * @param allowLocalFiles   whether image_url may name a file on the server's disk
+ * @param allowPrivateUrls  whether http(s) image URLs may point at loopback, private or link-local addresses
+ *                          (off: the server cannot be made to probe its own network)
  * @param maxImageBytes     largest encoded image accepted (data URI after base64 decoding, or download)
  * @param maxImagePixels    largest width·height accepted, checked from the image header before decoding
  * @param maxRequestBytes   largest request body
  * @param fetchTimeoutMillis connect and whole-download limit for http(s) images
  */
 public record ServerConfig(String host, int port, String modelId, int maxBatch, int maxQueue, int defaultMaxTokens,
-                           boolean allowLocalFiles, long maxImageBytes, long maxImagePixels, long maxRequestBytes,
+                           boolean allowLocalFiles, boolean allowPrivateUrls, long maxImageBytes, long maxImagePixels, long maxRequestBytes,
                            int fetchTimeoutMillis) {
 
     public static final int DEFAULT_MAX_BATCH = 8;
@@ -42,42 +44,47 @@ public record ServerConfig(String host, int port, String modelId, int maxBatch, 
 
     /** Local-only defaults: 8 sequences per step, 32 waiting, 512 tokens, 20 MB and 50 Mpx per image. */
     public static ServerConfig defaults(String modelId) {
-        return new ServerConfig("127.0.0.1", 8080, modelId, DEFAULT_MAX_BATCH, DEFAULT_MAX_QUEUE, 512, false,
+        return new ServerConfig("127.0.0.1", 8080, modelId, DEFAULT_MAX_BATCH, DEFAULT_MAX_QUEUE, 512, false, false,
                 20L << 20, 50_000_000L, 128L << 20, 30_000);
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, maxImageBytes,
+        return new ServerConfig(host, p, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
                 maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
     }
 
     public ServerConfig withHost(String h) {
-        return new ServerConfig(h, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, maxImageBytes,
+        return new ServerConfig(h, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
                 maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
     }
 
     public ServerConfig withBatching(int batch, int queue) {
-        return new ServerConfig(host, port, modelId, batch, queue, defaultMaxTokens, allowLocalFiles, maxImageBytes,
+        return new ServerConfig(host, port, modelId, batch, queue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
                 maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
     }
 
     public ServerConfig withAllowLocalFiles(boolean allow) {
-        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allow, maxImageBytes,
+        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allow, allowPrivateUrls, maxImageBytes,
+                maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
+    }
+
+    public ServerConfig withAllowPrivateUrls(boolean allow) {
+        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allow, maxImageBytes,
                 maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
     }
 
     public ServerConfig withImageLimits(long bytes, long pixels) {
-        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, bytes, pixels,
+        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, bytes, pixels,
                 maxRequestBytes, fetchTimeoutMillis);
     }
 
     public ServerConfig withDefaultMaxTokens(int n) {
-        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, n, allowLocalFiles, maxImageBytes, maxImagePixels,
+        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, n, allowLocalFiles, allowPrivateUrls, maxImageBytes, maxImagePixels,
                 maxRequestBytes, fetchTimeoutMillis);
     }
 
     public ServerConfig withFetchTimeoutMillis(int millis) {
-        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, maxImageBytes,
+        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
                 maxImagePixels, maxRequestBytes, millis);
     }
 }

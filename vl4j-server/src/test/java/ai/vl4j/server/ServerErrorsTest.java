@@ -1,6 +1,7 @@
 package ai.vl4j.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.List;
 import java.util.zip.CRC32;
 import java.util.zip.Deflater;
 import org.junit.jupiter.api.AfterAll;
@@ -35,7 +37,9 @@ class ServerErrorsTest {
 
     @BeforeAll
     static void start() throws IOException {
-        server = new TestServer(TestServer.config().withImageLimits(BYTE_LIMIT, 4_000_000).withFetchTimeoutMillis(2000));
+        // the image server of these tests is on loopback, which only --allow-private-urls lets the server fetch from
+        server = new TestServer(TestServer.config().withImageLimits(BYTE_LIMIT, 4_000_000).withFetchTimeoutMillis(2000)
+                .withAllowPrivateUrls(true));
         images = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         byte[] png = Files.readAllBytes(TestServer.IMAGES.resolve("tiny_37x91_rgba.png"));
         images.createContext("/tiny.png", ex -> {
@@ -44,6 +48,11 @@ class ServerErrorsTest {
             try (OutputStream out = ex.getResponseBody()) {
                 out.write(png);
             }
+        });
+        images.createContext("/redirect", ex -> {       // to the image, by a relative Location
+            ex.getResponseHeaders().add("Location", "/tiny.png");
+            ex.sendResponseHeaders(302, -1);
+            ex.close();
         });
         images.createContext("/missing.png", ex -> {
             ex.sendResponseHeaders(404, -1);
@@ -251,6 +260,28 @@ class ServerErrorsTest {
     }
 
     @Test
+    void privateAddressesOnlyWhenAllowed() throws Exception {
+        try (TestServer strict = new TestServer(TestServer.config())) {
+            for (String url : List.of(imageBase + "/tiny.png", "http://localhost:" + images.getAddress().getPort() + "/tiny.png",
+                    "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/x.png", "http://[::1]:9/x.png")) {
+                TestServer.Reply r = strict.chat(TestServer.request("hi", 4, url));
+                assertEquals(400, r.status(), url + ": " + r.body());
+                assertTrue(r.json().get("error").get("message").asText().contains("--allow-private-urls"), r.body());
+            }
+            TestServer.Reply ftp = strict.chat(TestServer.request("hi", 4, "http:///no-host.png"));
+            assertEquals(400, ftp.status(), ftp.body());
+        }
+        // a redirect is checked hop by hop: allowed here (loopback allowed), the image arrives through it
+        TestServer.Reply redirected = server.chat(TestServer.request("What is this?", 3, imageBase + "/redirect"));
+        assertEquals(200, redirected.status(), redirected.body());
+        assertTrue(ImageFetcher.isPrivate(java.net.InetAddress.getByName("100.64.0.1")));
+        assertTrue(ImageFetcher.isPrivate(java.net.InetAddress.getByName("fd00::1")));
+        assertTrue(ImageFetcher.isPrivate(java.net.InetAddress.getByName("0.0.0.0")));
+        assertFalse(ImageFetcher.isPrivate(java.net.InetAddress.getByName("8.8.8.8")));
+        assertFalse(ImageFetcher.isPrivate(java.net.InetAddress.getByName("2606:4700::1111")));
+    }
+
+    @Test
     void localFilesOnlyWhenAllowed() {
         String path = TestServer.IMAGES.resolve("tiny_37x91_rgba.png").toAbsolutePath().toString();
         badChat(TestServer.request("hi", 4, path), "messages[0].content[0].image_url.url", "--allow-local-files");
@@ -271,7 +302,7 @@ class ServerErrorsTest {
 
     @Test
     void bodyOverTheRequestLimit() {
-        try (TestServer small = new TestServer(new ServerConfig("127.0.0.1", 0, "tiny", 2, 2, 16, false, 1 << 20, 1 << 20,
+        try (TestServer small = new TestServer(new ServerConfig("127.0.0.1", 0, "tiny", 2, 2, 16, false, false, 1 << 20, 1 << 20,
                 10_000, 1000))) {
             TestServer.Reply r = small.chat(TestServer.request("x".repeat(20_000), 2));
             assertTrue(r.status() == 413, r.status() + " " + r.body());
