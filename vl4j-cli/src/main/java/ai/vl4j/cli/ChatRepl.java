@@ -128,6 +128,10 @@ final class ChatRepl {
                 }
             } catch (Vl4jException | IllegalArgumentException e) {
                 err.println("error: " + e.getMessage());
+            } catch (OutOfMemoryError e) {
+                cached.reset();   // the conversation's cache is the big allocation: let it go, keep the chat
+                err.println("error: out of memory for this conversation (" + conversation.rounds() + " rounds); /new starts"
+                        + " over, or give the JVM more heap with VL4J_JAVA_OPTS=-Xmx...");
             }
         }
     }

@@ -68,8 +68,9 @@ public final class ChatState {
     }
 
     /**
-     * A cache holding the first reuse positions and room for needed in all: the kept one cut back, or a larger
-     * one (capacity rounded up to 512, at most maxPositions) with the prefix copied over.
+     * A cache holding the first reuse positions (fewer if memory runs short; its length says how many) and room
+     * for needed in all: the kept one cut back, or a larger one (capacity rounded up to 512, at most
+     * maxPositions) with the prefix copied over.
      */
     KvCache prepare(LlamaConfig cfg, int reuse, int needed) {
         if (cache != null && cache.capacity() >= needed) {
@@ -77,7 +78,16 @@ public final class ChatState {
             return cache;
         }
         int capacity = Math.min(cfg.maxPositions(), (needed + 511) / 512 * 512);
-        cache = cache == null || reuse == 0 ? new KvCache(cfg, capacity) : new KvCache(cfg, capacity, cache, reuse);
+        if (cache != null && reuse > 0) {
+            try {
+                cache = new KvCache(cfg, capacity, cache, reuse);
+                return cache;
+            } catch (OutOfMemoryError e) {
+                // the old cache and the larger one do not fit together: let the old one go and start over
+            }
+        }
+        reset();
+        cache = new KvCache(cfg, capacity);
         return cache;
     }
 

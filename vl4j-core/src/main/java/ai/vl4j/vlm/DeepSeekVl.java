@@ -225,8 +225,9 @@ public final class DeepSeekVl implements AutoCloseable {
         Map<String, Double> timings = new LinkedHashMap<>();
         long start = System.nanoTime();
         int needed = promptLength + Math.max(maxNew, 1);
-        int reused = state == null ? 0 : state.reusable(prompt, config.chatProcessor().numImageTokens());
-        KvCache cache = state == null ? new KvCache(config.language(), needed) : state.prepare(config.language(), reused, needed);
+        KvCache cache = state == null ? new KvCache(config.language(), needed)
+                : state.prepare(config.language(), state.reusable(prompt, config.chatProcessor().numImageTokens()), needed);
+        int reused = cache.length();
         float[] x = inputEmbeddings(prompt, reused, timings, listener);
 
         long prefillStart = System.nanoTime();
