@@ -52,6 +52,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Largest width × height accepted, checked before decoding (default ${DEFAULT-VALUE}).")
     long maxImagePixels;
 
+    @Option(names = "--prefix-cache-mb", paramLabel = "MB",
+            description = "Memory for the KV caches of finished requests, reused by follow-up turns (default: an eighth of the heap, at most 1024; 0: off).")
+    Long prefixCacheMb;
+
     @Mixin
     ComputeOptions compute;
 
@@ -63,7 +67,8 @@ final class ServeCommand implements Callable<Integer> {
         QuantType quant = compute.apply();
         ServerConfig defaults = ServerConfig.defaults(model.model);
         ServerConfig config = new ServerConfig(host, port, model.model, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles,
-                allowPrivateUrls, maxImageMb << 20, maxImagePixels, defaults.maxRequestBytes(), defaults.fetchTimeoutMillis());
+                allowPrivateUrls, maxImageMb << 20, maxImagePixels, defaults.maxRequestBytes(), defaults.fetchTimeoutMillis(),
+                prefixCacheMb == null ? defaults.prefixCacheBytes() : prefixCacheMb << 20);
         PrintStream err = Streams.err();
         try (DeepSeekVl vl = model.load(quant);
              OpenAiServer server = OpenAiServer.start(vl, config, err)) {

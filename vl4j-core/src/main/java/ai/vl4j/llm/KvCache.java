@@ -72,6 +72,15 @@ public final class KvCache {
         return capacity;
     }
 
+    /** Heap bytes of the keys and values of all layers. */
+    public long bytes() {
+        long bytes = 0;
+        for (int layer = 0; layer < keysT.length; layer++) {
+            bytes += 4L * (keysT[layer].length + values[layer].length);
+        }
+        return bytes;
+    }
+
     void advance(int n) {
         length += n;
     }

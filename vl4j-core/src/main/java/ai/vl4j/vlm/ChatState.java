@@ -16,10 +16,24 @@ import java.util.List;
  * rounding. One conversation per state, one generation at a time.
  */
 public final class ChatState {
+    private final int granularity;   // cache capacities are rounded up to a multiple of this
     private KvCache cache;
     private int[] ids = new int[0];   // the ids whose keys and values are in cache, in order
     private List<RgbImage> images = List.of();   // the images in those ids, and where their spans start
     private int[] imageStarts = new int[0];
+
+    /** A state whose caches grow in steps of 512 positions (a chat: fewer copies as the conversation grows). */
+    public ChatState() {
+        this(512);
+    }
+
+    /** A state whose cache capacities are rounded up to a multiple of granularity positions. */
+    public ChatState(int granularity) {
+        if (granularity < 1) {
+            throw new IllegalArgumentException("granularity must be positive, got " + granularity);
+        }
+        this.granularity = granularity;
+    }
 
     /** Forgets the cached conversation (a new one starts). */
     public void reset() {
@@ -34,13 +48,18 @@ public final class ChatState {
         return cache == null ? 0 : cache.length();
     }
 
+    /** Memory the kept cache holds (0 when none). */
+    public long cacheBytes() {
+        return cache == null ? 0 : cache.bytes();
+    }
+
     /**
      * How many leading ids of prompt can be taken from the cache: the common prefix, leaving at least one id to
      * run (its logits start the answer), never ending inside an image's span (its rows come from one tower pass,
      * all or none), and stopping at an image whose pixels differ from the cached one at that place (every image
      * has the same placeholder ids).
      */
-    int reusable(Prompt prompt, int imageTokens) {
+    public int reusable(Prompt prompt, int imageTokens) {
         int[] next = prompt.inputIds();
         int limit = Math.min(Math.min(ids.length, cachedTokens()), next.length - 1);
         int common = 0;
@@ -69,7 +88,7 @@ public final class ChatState {
 
     /**
      * A cache holding the first reuse positions (fewer if memory runs short; its length says how many) and room
-     * for needed in all: the kept one cut back, or a larger one (capacity rounded up to 512, at most
+     * for needed in all: the kept one cut back, or a larger one (capacity rounded up to the granularity, at most
      * maxPositions) with the prefix copied over.
      */
     KvCache prepare(LlamaConfig cfg, int reuse, int needed) {
@@ -77,7 +96,7 @@ public final class ChatState {
             cache.truncate(reuse);
             return cache;
         }
-        int capacity = Math.min(cfg.maxPositions(), (needed + 511) / 512 * 512);
+        int capacity = Math.min(cfg.maxPositions(), (needed + granularity - 1) / granularity * granularity);
         if (cache != null && reuse > 0) {
             try {
                 cache = new KvCache(cfg, capacity, cache, reuse);
@@ -91,8 +110,12 @@ public final class ChatState {
         return cache;
     }
 
-    /** After a turn: the cache now holds prompt and the generated tokens that were fed back. */
-    void remember(KvCache used, Prompt prompt, int[] generated) {
+    /**
+     * After a turn: used (the cache {@link DeepSeekVl#prefill} returned for this state) now holds prompt and the
+     * generated tokens that were fed back (all of generated but the last; its first used.length() − prompt
+     * length).
+     */
+    public void remember(KvCache used, Prompt prompt, int[] generated) {
         int[] promptIds = prompt.inputIds();
         cache = used;
         int fed = used.length() - promptIds.length;

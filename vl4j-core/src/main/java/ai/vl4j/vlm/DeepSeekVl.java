@@ -215,47 +215,69 @@ public final class DeepSeekVl implements AutoCloseable {
      * (the earlier turns) are not run again, and state keeps this turn's for the next (null: nothing kept).
      */
     public GenerationResult generate(Prompt prompt, SamplingOptions options, TokenListener listener, ChatState state) {
+        long start = System.nanoTime();
+        Prefilled p = prefill(prompt, options.maxNewTokens(), state, listener);
+        KvCache cache = p.cache();
+        Generator.Outcome out = Generator.run(p.logits(), id -> llm.decodeStep(id, cache),
+                tokenizer.eosId(), p.budget(), options, tokenizer.streamDecoder(true), listener);
+        long end = System.nanoTime();
+        long firstToken = out.firstTokenNanos();
+        int count = out.tokenIds().length;
+
+        Map<String, Double> timings = p.timings();
+        double decode = (end - firstToken) / 1e9;
+        timings.put("decode_s", decode);
+        timings.put("ttft_s", (firstToken - start) / 1e9);
+        timings.put("total_s", (end - start) / 1e9);
+        if (state != null) {
+            timings.put("cached_prompt_tokens", (double) p.reused());
+            state.remember(cache, prompt, out.tokenIds());
+        }
+        timings.put("decode_tok_s", count > 1 ? (count - 1) / Math.max(decode, 1e-9) : 0.0);
+        return new GenerationResult(prompt.inputIds().length, out.tokenIds(), out.text(), out.finishReason(), timings);
+    }
+
+    /**
+     * A prompt run into a KV cache, where decoding starts.
+     *
+     * @param cache   the cache, holding the prompt, with room for budget more tokens
+     * @param logits  the logits of the position after the prompt
+     * @param budget  the tokens that may be generated: the asked number, clipped to the context
+     * @param reused  leading prompt ids taken from a conversation's cache instead of being run
+     * @param timings seconds per stage so far (preprocess_s, vision_s, aligner_s, prefill_s, prefill_tok_s)
+     */
+    public record Prefilled(KvCache cache, float[] logits, int budget, int reused, Map<String, Double> timings) {
+    }
+
+    /**
+     * Encodes the prompt's images and runs its ids into a KV cache: a new one, or, with state, the conversation's
+     * cache with its reusable prefix kept (only the rest runs, and only the images not cached are encoded).
+     *
+     * @throws InvalidInputException when the prompt does not fit the context window
+     */
+    public Prefilled prefill(Prompt prompt, int maxNewTokens, ChatState state, TokenListener listener) {
         int contextLength = config.language().maxPositions();
         int promptLength = prompt.inputIds().length;
         if (promptLength >= contextLength) {
             throw new InvalidInputException("the prompt is " + promptLength + " tokens but the model's context holds "
                     + contextLength + " (images count " + config.chatProcessor().numImageTokens() + " tokens each)");
         }
-        int maxNew = Math.min(options.maxNewTokens(), contextLength - promptLength);
-        Map<String, Double> timings = new LinkedHashMap<>();
-        long start = System.nanoTime();
-        int needed = promptLength + Math.max(maxNew, 1);
+        int budget = Math.min(maxNewTokens, contextLength - promptLength);
+        int needed = promptLength + Math.max(budget, 1);
         KvCache cache = state == null ? new KvCache(config.language(), needed)
                 : state.prepare(config.language(), state.reusable(prompt, config.chatProcessor().numImageTokens()), needed);
         int reused = cache.length();
+        Map<String, Double> timings = new LinkedHashMap<>();
         float[] x = inputEmbeddings(prompt, reused, timings, listener);
 
         long prefillStart = System.nanoTime();
         int fresh = promptLength - reused;
         float[] logits = llm.logits(llm.forward(x, fresh, cache), fresh - 1);
-        long prefillEnd = System.nanoTime();
-        listener.onStage("prefill " + fresh + " tokens" + (reused > 0 ? " (" + reused + " cached)" : ""),
-                (prefillEnd - prefillStart) / 1e9);
-
-        Generator.Outcome out = Generator.run(logits, id -> llm.decodeStep(id, cache),
-                tokenizer.eosId(), maxNew, options, tokenizer.streamDecoder(true), listener);
-        long end = System.nanoTime();
-        long firstToken = out.firstTokenNanos();
-        int count = out.tokenIds().length;
-
-        double prefill = (prefillEnd - prefillStart) / 1e9;
-        double decode = (end - firstToken) / 1e9;
+        double prefill = (System.nanoTime() - prefillStart) / 1e9;
+        listener.onStage("prefill " + fresh + " tokens" + (reused > 0 ? " (" + reused + " cached)" : ""), prefill);
         timings.put("prefill_s", prefill);
-        timings.put("decode_s", decode);
-        timings.put("ttft_s", (firstToken - start) / 1e9);
-        timings.put("total_s", (end - start) / 1e9);
         timings.put("prefill_tok_s", fresh / Math.max(prefill, 1e-9));
-        if (state != null) {
-            timings.put("cached_prompt_tokens", (double) reused);
-            state.remember(cache, prompt, out.tokenIds());
-        }
-        timings.put("decode_tok_s", count > 1 ? (count - 1) / Math.max(decode, 1e-9) : 0.0);
-        return new GenerationResult(promptLength, out.tokenIds(), out.text(), out.finishReason(), timings);
+        return new Prefilled(cache, logits, budget, reused, timings);
     }
 
     @Override

@@ -4,6 +4,8 @@ import ai.vl4j.InvalidInputException;
 import ai.vl4j.Vl4jException;
 import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
+import ai.vl4j.generate.TokenListener;
+import ai.vl4j.vlm.ChatState;
 import ai.vl4j.vlm.DeepSeekVl;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -41,6 +43,7 @@ public final class BatchScheduler implements AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();   // waiting + being prefilled + decoding
     private final Thread thread;
     private final List<Sequence> active = new ArrayList<>();      // decode thread only
+    private final PrefixCache prefixes;                           // decode thread only
     private volatile boolean running = true;
     private volatile int activeCount;
     final LongAdder steps = new LongAdder();
@@ -48,7 +51,13 @@ public final class BatchScheduler implements AutoCloseable {
     final LongAdder cancelled = new LongAdder();
 
     public BatchScheduler(DeepSeekVl vl, int maxBatch, int maxQueue) {
+        this(vl, maxBatch, maxQueue, 0);
+    }
+
+    /** @param prefixCacheBytes memory for the KV caches kept for follow-up requests (0: none kept) */
+    public BatchScheduler(DeepSeekVl vl, int maxBatch, int maxQueue, long prefixCacheBytes) {
         this.vl = vl;
+        this.prefixes = new PrefixCache(prefixCacheBytes, vl.config().chatProcessor().numImageTokens());
         this.llm = vl.languageModel();
         this.maxBatch = maxBatch;
         this.capacity = maxBatch + maxQueue;
@@ -87,6 +96,11 @@ public final class BatchScheduler implements AutoCloseable {
 
     public int maxBatch() {
         return maxBatch;
+    }
+
+    /** Prompt tokens taken from kept caches instead of being run (written by the decode thread). */
+    long reusedPromptTokens() {
+        return prefixes.reusedTokens();
     }
 
     private void loop() {
@@ -136,17 +150,13 @@ public final class BatchScheduler implements AutoCloseable {
             release(job);
             return;
         }
+        ChatState state = prefixes.take(job.prompt);
         try {
-            int promptLength = job.prompt.inputIds().length;
-            int budget = job.options.maxNewTokens();
-            Map<String, Double> timings = new HashMap<>();
-            float[] x = vl.inputEmbeddings(job.prompt, timings);
-            // the last generated token is never fed back, so prompt + budget positions suffice
-            KvCache cache = new KvCache(llm.config(), promptLength + budget);
-            float[] logits = llm.logits(llm.forward(x, promptLength, cache), promptLength - 1);
-            Sequence s = new Sequence(job, cache, vl.tokenizer().streamDecoder(true), vl.tokenizer().eosId());
-            if (s.advance(logits)) {
-                release(job);
+            DeepSeekVl.Prefilled p = vl.prefill(job.prompt, job.options.maxNewTokens(), state, TokenListener.NONE);
+            prefixes.countReused(p.reused());
+            Sequence s = new Sequence(job, p.cache(), state, p.reused(), vl.tokenizer().streamDecoder(true), vl.tokenizer().eosId());
+            if (s.advance(p.logits())) {
+                retire(s);
             } else {
                 active.add(s);
             }
@@ -157,6 +167,7 @@ public final class BatchScheduler implements AutoCloseable {
             job.emit(new Completion.Failed(ApiException.internal(e.getMessage())));
             release(job);
         } catch (OutOfMemoryError e) {
+            prefixes.clear();   // the kept caches are the memory to give back first
             job.emit(new Completion.Failed(ApiException.unavailable("not enough memory for this request's KV cache now; "
                     + "retry later or ask for fewer max_tokens")));
             release(job);
@@ -187,9 +198,16 @@ public final class BatchScheduler implements AutoCloseable {
         }
         for (Sequence s : finished) {
             active.remove(s);
-            release(s.job);
+            retire(s);
         }
         activeCount = active.size();
+    }
+
+    /** A finished sequence: its cache is kept for a follow-up request, its slot freed. */
+    private void retire(Sequence s) {
+        s.state.remember(s.cache, s.job.prompt, s.generatedIds());
+        prefixes.giveBack(s.state);
+        release(s.job);
     }
 
     private void release(Completion job) {

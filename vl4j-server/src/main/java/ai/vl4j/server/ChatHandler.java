@@ -135,7 +135,7 @@ final class ChatHandler {
         finished(ctx, job, done, arrived);
         ctx.contentType("application/json");
         ctx.result(ChatResponses.write(ChatResponses.completion(job.id, created, config.modelId(), done.text(),
-                done.finishReason(), done.promptTokens(), done.completionTokens())));
+                done.finishReason(), done.promptTokens(), done.cachedTokens(), done.completionTokens())));
     }
 
     private void stream(Context ctx, Completion job, Completion.Event event, boolean includeUsage, long created, long arrived)
@@ -158,7 +158,7 @@ final class ChatHandler {
                         sse.data(ChatResponses.write(ChatResponses.chunk(job.id, created, model, null, null, done.finishReason(),
                                 includeUsage)));
                         if (includeUsage) {
-                            sse.data(ChatResponses.write(ChatResponses.usageChunk(job.id, created, model, done.promptTokens(),
+                            sse.data(ChatResponses.write(ChatResponses.usageChunk(job.id, created, model, done.promptTokens(), done.cachedTokens(),
                                     done.completionTokens())));
                         }
                         sse.done();

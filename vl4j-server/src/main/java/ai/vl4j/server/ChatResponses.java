@@ -14,7 +14,7 @@ final class ChatResponses {
 
     /** A non-streaming {@code chat.completion}. */
     static ObjectNode completion(String id, long created, String model, String text, String finishReason, int promptTokens,
-                                 int completionTokens) {
+                                 int cachedTokens, int completionTokens) {
         ObjectNode root = header(id, "chat.completion", created, model);
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
@@ -24,7 +24,7 @@ final class ChatResponses {
         message.putNull("refusal");
         choice.putNull("logprobs");
         choice.put("finish_reason", finishReason);
-        root.set("usage", usage(promptTokens, completionTokens));
+        root.set("usage", usage(promptTokens, cachedTokens, completionTokens));
         return root;
     }
 
@@ -57,18 +57,20 @@ final class ChatResponses {
     }
 
     /** The extra last chunk of {@code stream_options.include_usage}: no choices, the usage. */
-    static ObjectNode usageChunk(String id, long created, String model, int promptTokens, int completionTokens) {
+    static ObjectNode usageChunk(String id, long created, String model, int promptTokens, int cachedTokens, int completionTokens) {
         ObjectNode root = header(id, "chat.completion.chunk", created, model);
         root.putArray("choices");
-        root.set("usage", usage(promptTokens, completionTokens));
+        root.set("usage", usage(promptTokens, cachedTokens, completionTokens));
         return root;
     }
 
-    static ObjectNode usage(int promptTokens, int completionTokens) {
+    /** OpenAI's usage object; cached_tokens counts prompt tokens taken from an earlier request's KV cache. */
+    static ObjectNode usage(int promptTokens, int cachedTokens, int completionTokens) {
         ObjectNode usage = JSON.createObjectNode();
         usage.put("prompt_tokens", promptTokens);
         usage.put("completion_tokens", completionTokens);
         usage.put("total_tokens", promptTokens + completionTokens);
+        usage.putObject("prompt_tokens_details").put("cached_tokens", cachedTokens);
         return usage;
     }
 

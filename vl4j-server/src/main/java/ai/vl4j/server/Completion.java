@@ -20,8 +20,11 @@ final class Completion {
     record Text(String text) implements Event {
     }
 
-    /** @param finishReason "stop" (end of sentence or a stop string) or "length" */
-    record Done(String finishReason, int promptTokens, int completionTokens, String text) implements Event {
+    /**
+     * @param finishReason "stop" (end of sentence or a stop string) or "length"
+     * @param cachedTokens prompt tokens taken from an earlier request's KV cache instead of being run
+     */
+    record Done(String finishReason, int promptTokens, int cachedTokens, int completionTokens, String text) implements Event {
     }
 
     record Failed(ApiException error) implements Event {

@@ -44,7 +44,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Starts serving vl (which the caller keeps open until this server is closed). */
     public static OpenAiServer start(DeepSeekVl vl, ServerConfig config, PrintStream log) {
-        BatchScheduler scheduler = new BatchScheduler(vl, config.maxBatch(), config.maxQueue());
+        BatchScheduler scheduler = new BatchScheduler(vl, config.maxBatch(), config.maxQueue(), config.prefixCacheBytes());
         Metrics metrics = new Metrics();
         ChatHandler chat = new ChatHandler(vl, config, scheduler, metrics);
         String page = resource("chat.html");

@@ -3,6 +3,7 @@ package ai.vl4j.server;
 import ai.vl4j.generate.Sampler;
 import ai.vl4j.llm.KvCache;
 import ai.vl4j.text.StreamDecoder;
+import ai.vl4j.vlm.ChatState;
 
 /**
  * The decode-side state of one completion: its KV cache, sampler, UTF-8-safe text decoder, stop-string matcher
@@ -13,6 +14,8 @@ import ai.vl4j.text.StreamDecoder;
 final class Sequence {
     final Completion job;
     final KvCache cache;
+    final ChatState state;          // owns cache; kept for a follow-up request when this one ends
+    private final int reusedTokens; // prompt tokens that came from a kept cache
     private final Sampler sampler;
     private final StreamDecoder decoder;
     private final StopMatcher stop;
@@ -21,9 +24,11 @@ final class Sequence {
     private int count;
     private final StringBuilder text = new StringBuilder();
 
-    Sequence(Completion job, KvCache cache, StreamDecoder decoder, int eosId) {
+    Sequence(Completion job, KvCache cache, ChatState state, int reusedTokens, StreamDecoder decoder, int eosId) {
         this.job = job;
         this.cache = cache;
+        this.state = state;
+        this.reusedTokens = reusedTokens;
         this.sampler = new Sampler(job.options);
         this.decoder = decoder;
         this.stop = new StopMatcher(job.stop);
@@ -38,6 +43,10 @@ final class Sequence {
 
     int generatedCount() {
         return count;
+    }
+
+    int[] generatedIds() {
+        return java.util.Arrays.copyOf(generated, count);
     }
 
     /**
@@ -72,7 +81,7 @@ final class Sequence {
                 emit(stop.flush());
             }
         }
-        job.emit(new Completion.Done(reason, job.prompt.inputIds().length, count, text.toString()));
+        job.emit(new Completion.Done(reason, job.prompt.inputIds().length, reusedTokens, count, text.toString()));
         return true;
     }
 

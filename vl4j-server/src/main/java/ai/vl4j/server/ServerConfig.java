@@ -16,10 +16,12 @@ package ai.vl4j.server;
  * @param maxImagePixels    largest width·height accepted, checked from the image header before decoding
  * @param maxRequestBytes   largest request body
  * @param fetchTimeoutMillis connect and whole-download limit for http(s) images
+ * @param prefixCacheBytes  memory for the KV caches of finished requests, kept so a follow-up turn of the same
+ *                          conversation runs only its new tokens (0: none kept)
  */
 public record ServerConfig(String host, int port, String modelId, int maxBatch, int maxQueue, int defaultMaxTokens,
                            boolean allowLocalFiles, boolean allowPrivateUrls, long maxImageBytes, long maxImagePixels, long maxRequestBytes,
-                           int fetchTimeoutMillis) {
+                           int fetchTimeoutMillis, long prefixCacheBytes) {
 
     public static final int DEFAULT_MAX_BATCH = 8;
     public static final int DEFAULT_MAX_QUEUE = 32;
@@ -40,51 +42,64 @@ public record ServerConfig(String host, int port, String modelId, int maxBatch, 
         if (maxImageBytes < 1 || maxImagePixels < 1 || maxRequestBytes < 1 || fetchTimeoutMillis < 1) {
             throw new IllegalArgumentException("image and request limits must be positive");
         }
+        if (prefixCacheBytes < 0) {
+            throw new IllegalArgumentException("--prefix-cache-mb must be at least 0, got " + (prefixCacheBytes >> 20));
+        }
     }
 
     /** Local-only defaults: 8 sequences per step, 32 waiting, 512 tokens, 20 MB and 50 Mpx per image. */
     public static ServerConfig defaults(String modelId) {
         return new ServerConfig("127.0.0.1", 8080, modelId, DEFAULT_MAX_BATCH, DEFAULT_MAX_QUEUE, 512, false, false,
-                20L << 20, 50_000_000L, 128L << 20, 30_000);
+                20L << 20, 50_000_000L, 128L << 20, 30_000, defaultPrefixCacheBytes());
+    }
+
+    /** An eighth of the heap, at most 1 GB: room for a few conversations without crowding the running requests. */
+    public static long defaultPrefixCacheBytes() {
+        return Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 8);
+    }
+
+    public ServerConfig withPrefixCacheBytes(long bytes) {
+        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
+                maxImagePixels, maxRequestBytes, fetchTimeoutMillis, bytes);
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
-                maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
+                maxImagePixels, maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
     }
 
     public ServerConfig withHost(String h) {
         return new ServerConfig(h, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
-                maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
+                maxImagePixels, maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
     }
 
     public ServerConfig withBatching(int batch, int queue) {
         return new ServerConfig(host, port, modelId, batch, queue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
-                maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
+                maxImagePixels, maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
     }
 
     public ServerConfig withAllowLocalFiles(boolean allow) {
         return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allow, allowPrivateUrls, maxImageBytes,
-                maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
+                maxImagePixels, maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
     }
 
     public ServerConfig withAllowPrivateUrls(boolean allow) {
         return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allow, maxImageBytes,
-                maxImagePixels, maxRequestBytes, fetchTimeoutMillis);
+                maxImagePixels, maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
     }
 
     public ServerConfig withImageLimits(long bytes, long pixels) {
         return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, bytes, pixels,
-                maxRequestBytes, fetchTimeoutMillis);
+                maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
     }
 
     public ServerConfig withDefaultMaxTokens(int n) {
         return new ServerConfig(host, port, modelId, maxBatch, maxQueue, n, allowLocalFiles, allowPrivateUrls, maxImageBytes, maxImagePixels,
-                maxRequestBytes, fetchTimeoutMillis);
+                maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
     }
 
     public ServerConfig withFetchTimeoutMillis(int millis) {
         return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
-                maxImagePixels, maxRequestBytes, millis);
+                maxImagePixels, maxRequestBytes, millis, prefixCacheBytes);
     }
 }

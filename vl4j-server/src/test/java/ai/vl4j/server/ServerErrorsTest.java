@@ -303,7 +303,7 @@ class ServerErrorsTest {
     @Test
     void bodyOverTheRequestLimit() {
         try (TestServer small = new TestServer(new ServerConfig("127.0.0.1", 0, "tiny", 2, 2, 16, false, false, 1 << 20, 1 << 20,
-                10_000, 1000))) {
+                10_000, 1000, 0))) {
             TestServer.Reply r = small.chat(TestServer.request("x".repeat(20_000), 2));
             assertTrue(r.status() == 413, r.status() + " " + r.body());
             assertTrue(r.json().get("error").get("message").isTextual());

@@ -12,6 +12,7 @@ import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.text.Message;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -185,6 +186,32 @@ class ServerGoldenTest {
         long rows = metric("vl4j_decode_step_rows_total") - rowsBefore;
         long steps = metric("vl4j_decode_steps_total") - stepsBefore;
         assertTrue(rows > steps + tokens, "steps were shared: " + rows + " rows in " + steps + " steps");
+    }
+
+    /** OpenAI clients resend the conversation: the follow-up runs only its new tokens, and answers as a fresh run. */
+    @Test
+    void followUpTurnReusesTheFirstTurnsCache() {
+        Case c = goldenCase("dog_a__en");
+        TestServer.Reply first = server.chat(c.request());
+        assertEquals(200, first.status(), first.body());
+        String answer = first.json().get("choices").get(0).get("message").get("content").asText();
+        ObjectNode followUp = c.request().deepCopy();
+        ArrayNode messages = (ArrayNode) followUp.get("messages");
+        messages.addObject().put("role", "assistant").put("content", answer);
+        messages.addObject().put("role", "user").put("content", "What is the dog doing?");
+        followUp.put("max_tokens", 12);
+        long cachedBefore = metric("vl4j_prompt_tokens_cached_total");
+
+        TestServer.Reply reply = server.chat(followUp);
+        assertEquals(200, reply.status(), reply.body());
+        int cached = reply.json().get("usage").get("prompt_tokens_details").get("cached_tokens").asInt();
+        assertTrue(cached >= c.promptTokens(), "the first turn's prompt came from its cache: " + cached);
+        assertEquals(cached, metric("vl4j_prompt_tokens_cached_total") - cachedBefore);
+        RgbImage dog = ImageLoader.load(TestServer.IMAGES.resolve("dog_a.png"));
+        GenerationResult fresh = TestServer.model().generate(List.of(Message.user("<image_placeholder>Describe this image.", dog),
+                Message.assistant(answer), Message.user("What is the dog doing?")), SamplingOptions.GREEDY.withMaxNewTokens(12),
+                TokenListener.NONE);
+        assertEquals(fresh.text(), reply.json().get("choices").get(0).get("message").get("content").asText());
     }
 
     /** What the library answers for the same conversation, decoded alone. */
