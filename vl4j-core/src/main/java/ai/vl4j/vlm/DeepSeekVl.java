@@ -162,11 +162,7 @@ public final class DeepSeekVl implements AutoCloseable {
 
     /** Embeds the prompt's ids and overwrites each image span with that image's embedding rows: [T, H]. */
     public float[] inputEmbeddings(Prompt prompt, Map<String, Double> timings) {
-        return inputEmbeddings(prompt, timings, TokenListener.NONE);
-    }
-
-    private float[] inputEmbeddings(Prompt prompt, Map<String, Double> timings, TokenListener listener) {
-        return inputEmbeddings(prompt, 0, timings, listener);
+        return inputEmbeddings(prompt, 0, timings, TokenListener.NONE);
     }
 
     /** Rows [from, T) of the input embeddings: the images whose spans start before from are not encoded. */
