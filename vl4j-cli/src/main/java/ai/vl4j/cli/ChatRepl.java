@@ -267,11 +267,21 @@ final class ChatRepl {
         pendingNames.clear();
         stop.set(false);
         generating.set(true);
+        // the image encoding and the prompt's prefill take seconds on a CPU: say so until the first token shows
+        String working = Streams.quiet() ? "" : "(thinking…)";
+        err.print(working);
+        err.flush();
+        boolean[] cleared = {working.isEmpty()};
         GenerationResult result;
         try {
             result = vl.generate(fitted.prompt(), options, new TokenListener() {
                 @Override
                 public void onToken(int id, String piece) {
+                    if (!cleared[0]) {
+                        err.print("\r" + " ".repeat(working.length()) + "\r");
+                        err.flush();
+                        cleared[0] = true;
+                    }
                     out.print(piece);
                     out.flush();
                 }
@@ -283,6 +293,9 @@ final class ChatRepl {
             }, cached);
         } finally {
             generating.set(false);
+            if (!cleared[0]) {
+                err.print("\r" + " ".repeat(working.length()) + "\r");
+            }
         }
         out.println(result.finishReason() == FinishReason.CANCELLED ? " [stopped]" : "");
         if (Streams.verbose()) {
