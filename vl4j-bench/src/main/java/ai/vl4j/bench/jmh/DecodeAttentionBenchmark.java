@@ -1,0 +1,77 @@
+package ai.vl4j.bench.jmh;
+
+import ai.vl4j.tensor.Attention;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One decode step of attention over a KV cache (the 1.3B model's layer: 16 heads of 128): one query row per
+ * head against `keys` cached positions, Kᵀ per head and values as rows, as {@code KvCache} stores them. The
+ * step reads 2·keys·2048 floats, so bytes / time is the cache-read bandwidth it reaches. {@code layers} copies of
+ * the cache are visited in turn so that, like the model's 24 layers, they do not all stay in the CPU caches.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx8g"})
+public class DecodeAttentionBenchmark {
+    private static final int HEADS = 16;
+    private static final int HD = 128;
+    private static final int LAYERS = 24;
+
+    @Param({"640", "2048"})
+    public int keys;
+
+    private float[][] keysT;
+    private float[][] values;
+    private float[] query;
+    private float[] out;
+    private int stride;
+    private int layer;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        Random rnd = new Random(2);
+        stride = (keys + Attention.BK - 1) / Attention.BK * Attention.BK;
+        keysT = new float[LAYERS][HEADS * HD * stride];
+        values = new float[LAYERS][keys * HEADS * HD];
+        query = new float[HEADS * HD];
+        out = new float[HEADS * HD];
+        for (int l = 0; l < LAYERS; l++) {
+            for (int i = 0; i < keysT[l].length; i++) {
+                keysT[l][i] = (float) rnd.nextGaussian();
+            }
+            for (int i = 0; i < values[l].length; i++) {
+                values[l][i] = (float) rnd.nextGaussian();
+            }
+        }
+        for (int i = 0; i < query.length; i++) {
+            query[i] = (float) rnd.nextGaussian();
+        }
+    }
+
+    /** One layer's step; successive calls walk the layers. */
+    @Benchmark
+    public float[] step() {
+        int l = layer;
+        layer = (layer + 1) % LAYERS;
+        Attention.multiHead(new Attention.Operand(query, HEADS * HD, 0), new Attention.KeysT(keysT[l], HD * stride, stride),
+                new Attention.Operand(values[l], HEADS * HD, 0), new Attention.Operand(out, HEADS * HD, 0),
+                1, keys, HEADS, HEADS, HD, (float) (1 / Math.sqrt(HD)), keys - 1, null);
+        return out;
+    }
+}
