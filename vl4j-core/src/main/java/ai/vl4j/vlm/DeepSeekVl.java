@@ -252,6 +252,16 @@ public final class DeepSeekVl implements AutoCloseable {
      * @throws InvalidInputException when the prompt does not fit the context window
      */
     public Prefilled prefill(Prompt prompt, int maxNewTokens, ChatState state, TokenListener listener) {
+        PrefillRun run = startPrefill(prompt, maxNewTokens, state, listener);
+        run.step(Integer.MAX_VALUE);
+        Prefilled p = run.result();
+        listener.onStage("prefill " + (prompt.inputIds().length - p.reused()) + " tokens"
+                + (p.reused() > 0 ? " (" + p.reused() + " cached)" : ""), p.timings().get("prefill_s"));
+        return p;
+    }
+
+    /** As {@link #prefill}, in pieces: encodes the images now and leaves the rows to {@link PrefillRun#step}. */
+    public PrefillRun startPrefill(Prompt prompt, int maxNewTokens, ChatState state, TokenListener listener) {
         int contextLength = config.language().maxPositions();
         int promptLength = prompt.inputIds().length;
         if (promptLength >= contextLength) {
@@ -265,15 +275,7 @@ public final class DeepSeekVl implements AutoCloseable {
         int reused = cache.length();
         Map<String, Double> timings = new LinkedHashMap<>();
         float[] x = inputEmbeddings(prompt, reused, timings, listener);
-
-        long prefillStart = System.nanoTime();
-        int fresh = promptLength - reused;
-        float[] logits = llm.logits(llm.forward(x, fresh, cache), fresh - 1);
-        double prefill = (System.nanoTime() - prefillStart) / 1e9;
-        listener.onStage("prefill " + fresh + " tokens" + (reused > 0 ? " (" + reused + " cached)" : ""), prefill);
-        timings.put("prefill_s", prefill);
-        timings.put("prefill_tok_s", fresh / Math.max(prefill, 1e-9));
-        return new Prefilled(cache, logits, budget, reused, timings);
+        return new PrefillRun(llm, cache, x, promptLength - reused, budget, reused, timings);
     }
 
     @Override

@@ -7,6 +7,7 @@ import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.generate.TokenListener;
 import ai.vl4j.vlm.ChatState;
 import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.vlm.PrefillRun;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -18,9 +19,12 @@ import java.util.concurrent.atomic.LongAdder;
  * Continuous batching on one decode thread. Each turn of its loop:
  * <ol>
  *   <li>drops sequences whose client went away (their KV cache is freed with them);</li>
- *   <li>admits a waiting request when a batch slot is free: vision tower, aligner and prefill of that one
- *       prompt into its own KV cache, then its first token. The other sequences wait for this prefill — one
- *       request per turn while others are decoding, so their streams keep moving between prefills;</li>
+ *   <li>admits a waiting request when a batch slot is free and none is being prefilled: its KV cache (a kept
+ *       one when it continues an earlier conversation, see {@link PrefixCache}) and its images through the
+ *       vision tower and aligner;</li>
+ *   <li>runs the admitted prompt into its cache: all at once when nothing else is decoding, else
+ *       {@link #PREFILL_PIECE} rows per turn, so the streams already answering get a token between pieces instead
+ *       of waiting for the whole prefill; when the prompt is in, its first token, and it joins the batch;</li>
  *   <li>advances every active sequence by one token in one {@link LlamaModel#forwardBatch} step: the weights
  *       are read once for the whole batch, attention stays per sequence; each row is sampled with the
  *       sequence's own sampler, and a finished sequence leaves the batch before the next step.</li>
@@ -42,11 +46,17 @@ public final class BatchScheduler implements AutoCloseable {
     private final Thread thread;
     private final List<Sequence> active = new ArrayList<>();      // decode thread only
     private final PrefixCache prefixes;                           // decode thread only
+    private PrefillRun prefilling;                                // the request being prefilled, piece by piece
+    private Completion prefillJob;
+    private ChatState prefillState;
     private volatile boolean running = true;
     private volatile int activeCount;
     final LongAdder steps = new LongAdder();
     final LongAdder stepRows = new LongAdder();
     final LongAdder cancelled = new LongAdder();
+    final LongAdder prefillPieces = new LongAdder();
+    /** Prompt rows run per turn while other requests are decoding (≈ 1 s on the 1.3B model with 2 threads). */
+    static final int PREFILL_PIECE = 128;
 
     public BatchScheduler(DeepSeekVl vl, int maxBatch, int maxQueue) {
         this(vl, maxBatch, maxQueue, 0);
@@ -128,11 +138,20 @@ public final class BatchScheduler implements AutoCloseable {
             }
             return false;
         });
-        if (active.size() < maxBatch) {
+        if (prefilling != null && prefillJob.cancelled()) {
+            cancelled.increment();
+            release(prefillJob);
+            clearPrefill();
+        }
+        if (prefilling == null && active.size() < maxBatch) {
             Completion next = active.isEmpty() ? waiting.poll(200, TimeUnit.MILLISECONDS) : waiting.poll();
             if (next != null) {
-                admit(next);
+                begin(next);
             }
+        }
+        if (prefilling != null) {
+            // alone, the whole prompt at once (fastest); with others answering, a piece per turn so they keep moving
+            continuePrefill(active.isEmpty() ? Integer.MAX_VALUE : PREFILL_PIECE);
         }
         activeCount = active.size();
         if (active.isEmpty()) {
@@ -141,8 +160,8 @@ public final class BatchScheduler implements AutoCloseable {
         step();
     }
 
-    /** Prefill of one request and its first token. */
-    private void admit(Completion job) {
+    /** Starts a request's prefill: its cache (a kept one when it continues a conversation) and its images. */
+    private void begin(Completion job) {
         if (job.cancelled()) {
             cancelled.increment();
             release(job);
@@ -150,7 +169,25 @@ public final class BatchScheduler implements AutoCloseable {
         }
         ChatState state = prefixes.take(job.prompt);
         try {
-            DeepSeekVl.Prefilled p = vl.prefill(job.prompt, job.options.maxNewTokens(), state, TokenListener.NONE);
+            prefilling = vl.startPrefill(job.prompt, job.options.maxNewTokens(), state, TokenListener.NONE);
+            prefillJob = job;
+            prefillState = state;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            fail(job, e);
+        }
+    }
+
+    /** Runs the next piece of the prefill; when it completes, the request's first token and a place in the batch. */
+    private void continuePrefill(int rows) {
+        Completion job = prefillJob;
+        try {
+            prefillPieces.increment();
+            if (!prefilling.step(rows)) {
+                return;
+            }
+            DeepSeekVl.Prefilled p = prefilling.result();
+            ChatState state = prefillState;
+            clearPrefill();
             prefixes.countReused(p.reused());
             Sequence s = new Sequence(job, p.cache(), state, p.reused(), vl.tokenizer().streamDecoder(true), vl.tokenizer().eosId());
             if (s.advance(p.logits())) {
@@ -158,18 +195,33 @@ public final class BatchScheduler implements AutoCloseable {
             } else {
                 active.add(s);
             }
-        } catch (InvalidInputException | IllegalArgumentException e) {
-            job.emit(new Completion.Failed(ApiException.invalid(e.getMessage(), "messages")));
-            release(job);
-        } catch (Vl4jException e) {
-            job.emit(new Completion.Failed(ApiException.internal(e.getMessage())));
-            release(job);
-        } catch (OutOfMemoryError e) {
-            prefixes.clear();   // the kept caches are the memory to give back first
-            job.emit(new Completion.Failed(ApiException.unavailable("not enough memory for this request's KV cache now; "
-                    + "retry later or ask for fewer max_tokens")));
-            release(job);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            clearPrefill();
+            fail(job, e);
         }
+    }
+
+    private void clearPrefill() {
+        prefilling = null;
+        prefillJob = null;
+        prefillState = null;
+    }
+
+    /** A request that could not be started: the cause in OpenAI's error shape, its slot freed. */
+    private void fail(Completion job, Throwable e) {
+        ApiException error;
+        if (e instanceof InvalidInputException || e instanceof IllegalArgumentException) {
+            error = ApiException.invalid(e.getMessage(), "messages");
+        } else if (e instanceof OutOfMemoryError) {
+            prefixes.clear();   // the kept caches are the memory to give back first
+            error = ApiException.unavailable("not enough memory for this request's KV cache now; retry later or ask for fewer max_tokens");
+        } else if (e instanceof Vl4jException) {
+            error = ApiException.internal(e.getMessage());
+        } else {
+            error = ApiException.internal("generation failed: " + e);
+        }
+        job.emit(new Completion.Failed(error));
+        release(job);
     }
 
     /** One token for every active sequence, in one pass over the weights. */
@@ -225,6 +277,10 @@ public final class BatchScheduler implements AutoCloseable {
         ApiException shutdown = ApiException.unavailable("the server is shutting down");
         for (Sequence s : active) {
             s.job.emit(new Completion.Failed(shutdown));
+        }
+        if (prefillJob != null) {
+            prefillJob.emit(new Completion.Failed(shutdown));
+            clearPrefill();
         }
         active.clear();
         Completion c;

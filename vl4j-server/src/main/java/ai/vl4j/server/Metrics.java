@@ -58,6 +58,8 @@ final class Metrics {
         gauge(out, "vl4j_batch_capacity", "Most sequences decoded together (--max-batch).", scheduler.maxBatch());
         counter(out, "vl4j_prompt_tokens_cached_total", "Prompt tokens taken from a kept KV cache instead of being run.",
                 scheduler.reusedPromptTokens());
+        counter(out, "vl4j_prefill_pieces_total", "Pieces of prompt prefill run (several per prompt while others decode).",
+                scheduler.prefillPieces.sum());
         counter(out, "vl4j_decode_steps_total", "Batched decode steps run.", scheduler.steps.sum());
         counter(out, "vl4j_decode_step_rows_total", "Sequence-steps decoded (the sum of batch sizes over steps).", scheduler.stepRows.sum());
         counter(out, "vl4j_requests_cancelled_total", "Completions dropped because their client disconnected.", scheduler.cancelled.sum());

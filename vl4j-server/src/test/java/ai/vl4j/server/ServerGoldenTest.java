@@ -148,8 +148,9 @@ class ServerGoldenTest {
     }
 
     /**
-     * Three requests in flight at once decode in shared batched steps (the metrics show steps with several rows),
-     * and each gets exactly the tokens DeepSeekVl.generate gives it alone.
+     * Four requests in flight at once decode in shared batched steps (the metrics show steps with several rows),
+     * the prompts that arrive while others decode are prefilled in pieces between those steps, and each request
+     * gets exactly the tokens DeepSeekVl.generate gives it alone.
      */
     @Test
     void concurrentRequestsEachEqualTheirSoloAnswer() throws Exception {
@@ -167,6 +168,7 @@ class ServerGoldenTest {
         }
         long rowsBefore = metric("vl4j_decode_step_rows_total");
         long stepsBefore = metric("vl4j_decode_steps_total");
+        long piecesBefore = metric("vl4j_prefill_pieces_total");
         ExecutorService pool = Executors.newFixedThreadPool(requests.size());
         try {
             List<Future<String>> answers = new ArrayList<>();
@@ -186,6 +188,8 @@ class ServerGoldenTest {
         long rows = metric("vl4j_decode_step_rows_total") - rowsBefore;
         long steps = metric("vl4j_decode_steps_total") - stepsBefore;
         assertTrue(rows > steps + tokens, "steps were shared: " + rows + " rows in " + steps + " steps");
+        long pieces = metric("vl4j_prefill_pieces_total") - piecesBefore;
+        assertTrue(pieces > requests.size(), "prompts were prefilled in pieces between decode steps: " + pieces + " pieces");
     }
 
     /** OpenAI clients resend the conversation: the follow-up runs only its new tokens, and answers as a fresh run. */
