@@ -58,10 +58,6 @@ public final class BatchScheduler implements AutoCloseable {
     /** Prompt rows run per turn while other requests are decoding (≈ 1 s on the 1.3B model with 2 threads). */
     static final int PREFILL_PIECE = 128;
 
-    public BatchScheduler(DeepSeekVl vl, int maxBatch, int maxQueue) {
-        this(vl, maxBatch, maxQueue, 0);
-    }
-
     /** @param prefixCacheBytes memory for the KV caches kept for follow-up requests (0: none kept) */
     public BatchScheduler(DeepSeekVl vl, int maxBatch, int maxQueue, long prefixCacheBytes) {
         this.vl = vl;
