@@ -32,10 +32,6 @@ final class Checksums {
         return true;
     }
 
-    static String sha256(Path file) throws IOException {
-        return digest(file, "SHA-256", null);
-    }
-
     static String gitBlobId(byte[] content) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-1");

@@ -111,10 +111,6 @@ public final class HubClient {
         return offline;
     }
 
-    public URI endpoint() {
-        return endpoint;
-    }
-
     /** Tuning for tests and slow links: files fetched at once, tries per file, pause before a retry. */
     public HubClient withRetries(int parallelFiles, int attempts, Duration retryDelay) {
         this.parallelFiles = Math.max(1, parallelFiles);
@@ -132,11 +128,6 @@ public final class HubClient {
     /** True for files a DeepSeek-VL model folder needs. */
     static boolean wanted(String file) {
         return !file.contains("/") && (file.endsWith(".json") || file.endsWith(".safetensors"));
-    }
-
-    /** Downloads (or completes) repoId at revision and returns its snapshot folder. */
-    public Path download(String repoId, String revision, Listener listener) {
-        return pull(new RepoRef(repoId, revision), false, listener);
     }
 
     /**

@@ -74,8 +74,4 @@ final class PrefixCache {
     long reusedTokens() {
         return reusedTokens;
     }
-
-    int size() {
-        return idle.size();
-    }
 }

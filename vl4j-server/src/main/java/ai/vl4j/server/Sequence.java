@@ -41,10 +41,6 @@ final class Sequence {
         return generated[count - 1];
     }
 
-    int generatedCount() {
-        return count;
-    }
-
     int[] generatedIds() {
         return java.util.Arrays.copyOf(generated, count);
     }

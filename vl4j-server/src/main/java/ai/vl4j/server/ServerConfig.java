@@ -58,11 +58,6 @@ public record ServerConfig(String host, int port, String modelId, int maxBatch, 
         return Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 8);
     }
 
-    public ServerConfig withPrefixCacheBytes(long bytes) {
-        return new ServerConfig(host, port, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
-                maxImagePixels, maxRequestBytes, fetchTimeoutMillis, bytes);
-    }
-
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, modelId, maxBatch, maxQueue, defaultMaxTokens, allowLocalFiles, allowPrivateUrls, maxImageBytes,
                 maxImagePixels, maxRequestBytes, fetchTimeoutMillis, prefixCacheBytes);
