@@ -1,11 +1,10 @@
 package ai.vl4j.generate;
 
 import ai.vl4j.text.StreamDecoder;
-import java.util.Arrays;
 
 /**
- * The decoding loop, independent of any model: sample from the current logits, stop at the end-of-sentence id
- * or when the budget is spent, stream the text, feed the token back for the next logits.
+ * The decoding loop of one sequence, independent of any model: {@link Decoding} chooses each token, the loop
+ * streams its text, asks the listener whether to stop, and feeds the token back for the next logits.
  */
 public final class Generator {
 
@@ -34,38 +33,34 @@ public final class Generator {
      */
     public static Outcome run(float[] logits, Step step, int eosId, int budget, SamplingOptions options,
                               StreamDecoder decoder, TokenListener listener) {
-        Sampler sampler = new Sampler(options);
+        Decoding decoding = new Decoding(options, eosId, budget, decoder);
         StringBuilder text = new StringBuilder();
-        int[] generated = new int[budget];
-        int count = 0;
         FinishReason reason = FinishReason.LENGTH;
-        long firstToken = System.nanoTime();
-        while (count < budget) {
-            int next = sampler.next(logits, generated, count);
-            if (count == 0) {
-                firstToken = System.nanoTime();
+        long start = System.nanoTime();
+        while (!decoding.done()) {
+            String piece = decoding.next(logits);
+            if (piece == null) {
+                break;                                   // end of sentence
             }
-            if (next == eosId) {
-                reason = FinishReason.STOP;
-                break;
-            }
-            generated[count++] = next;
-            String piece = decoder.next(next);
             text.append(piece);
-            listener.onToken(next, piece);
+            listener.onToken(decoding.lastToken(), piece);
             if (listener.stopRequested()) {
                 reason = FinishReason.CANCELLED;
                 break;
             }
-            if (count < budget) {
-                logits = step.next(next);
+            if (!decoding.done()) {
+                logits = step.next(decoding.lastToken());
             }
         }
-        String tail = decoder.finish();
+        if (reason != FinishReason.CANCELLED) {
+            reason = decoding.finishReason();
+        }
+        String tail = decoding.tail();
         if (!tail.isEmpty()) {
             text.append(tail);
             listener.onToken(-1, tail);
         }
-        return new Outcome(Arrays.copyOf(generated, count), text.toString(), reason, firstToken);
+        long firstToken = decoding.firstTokenNanos() == 0 ? start : decoding.firstTokenNanos();
+        return new Outcome(decoding.tokenIds(), text.toString(), reason, firstToken);
     }
 }
