@@ -27,9 +27,7 @@ public final class MatMul {
     public static void linear(float[] x, int n, WeightMatrix w, float[] bias, float[] out) {
         int m = w.rows();
         int k = w.cols();
-        if ((long) n * k > x.length || (long) n * m > out.length) {
-            throw new IllegalArgumentException("linear " + w.name() + ": buffers too small for n=" + n);
-        }
+        checkBuffers(x, n, w, out);
         if (n <= 4) {
             if (w instanceof QuantizedTensor qt) {
                 QuantGemv.multiply(x, n, k, qt, m, bias, out);
@@ -68,9 +66,7 @@ public final class MatMul {
         }
         int total = 0;
         for (int i = 0; i < ws.length; i++) {
-            if ((long) n * k > x.length || (long) n * ws[i].rows() > outs[i].length) {
-                throw new IllegalArgumentException("linear " + ws[i].name() + ": buffers too small for n=" + n);
-            }
+            checkBuffers(x, n, ws[i], outs[i]);
             total += ws[i].rows();
         }
         float[][] xs = ws[0] instanceof Tensor t ? Gemv.prepare(x, n, k, t.dtype()) : null;
@@ -90,6 +86,12 @@ public final class MatMul {
                 start += m;
             }
         });
+    }
+
+    private static void checkBuffers(float[] x, int n, WeightMatrix w, float[] out) {
+        if ((long) n * w.cols() > x.length || (long) n * w.rows() > out.length) {
+            throw new IllegalArgumentException("linear " + w.name() + ": buffers too small for n=" + n);
+        }
     }
 
     /** Same input width and the same storage (dtype, or quantization type). */
