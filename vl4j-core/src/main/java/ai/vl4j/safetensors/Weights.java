@@ -33,11 +33,13 @@ public final class Weights implements AutoCloseable {
     private final Path folder;
     private final Arena arena;
     private final Map<String, Tensor> tensors;
+    private final Map<String, Map<String, String>> fileMetadata;   // tensor name → its file's __metadata__
 
-    private Weights(Path folder, Arena arena, Map<String, Tensor> tensors) {
+    private Weights(Path folder, Arena arena, Map<String, Tensor> tensors, Map<String, Map<String, String>> fileMetadata) {
         this.folder = folder;
         this.arena = arena;
         this.tensors = tensors;
+        this.fileMetadata = fileMetadata;
     }
 
     /** Opens the weights of a model folder (sharded or not). */
@@ -50,9 +52,10 @@ public final class Weights implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
+            Map<String, Map<String, String>> metadata = new java.util.HashMap<>();
             Path index = folder.resolve(INDEX_FILE);
             if (Files.isRegularFile(index)) {
-                readSharded(folder, index, arena, tensors, progress);
+                readSharded(folder, index, arena, tensors, metadata, progress);
             } else {
                 List<Path> files = singleFiles(folder);
                 int mapped = 0;
@@ -63,10 +66,11 @@ public final class Weights implements AutoCloseable {
                         if (tensors.put(t.name(), t) != null) {
                             throw new ModelFormatException(file + ": tensor " + t.name() + " appears in more than one file");
                         }
+                        metadata.put(t.name(), f.metadata());
                     }
                 }
             }
-            return new Weights(folder, arena, Collections.unmodifiableMap(tensors));
+            return new Weights(folder, arena, Collections.unmodifiableMap(tensors), metadata);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -89,7 +93,8 @@ public final class Weights implements AutoCloseable {
         }
     }
 
-    private static void readSharded(Path folder, Path index, Arena arena, Map<String, Tensor> tensors, LoadProgress progress) {
+    private static void readSharded(Path folder, Path index, Arena arena, Map<String, Tensor> tensors,
+                                    Map<String, Map<String, String>> metadata, LoadProgress progress) {
         JsonNode weightMap;
         try {
             weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
@@ -117,6 +122,7 @@ public final class Weights implements AutoCloseable {
                     throw new ModelFormatException(file + ": tensor " + name + " listed in " + INDEX_FILE + " is not in this shard");
                 }
                 tensors.put(name, t);
+                metadata.put(name, f.metadata());
             }
             progress.update("mapping weights", ++mapped, namesByShard.size());
         }
@@ -155,7 +161,8 @@ public final class Weights implements AutoCloseable {
     /**
      * A weight matrix [rows, cols]: the dense tensor {@code name}, or, in a quantized folder, the pair
      * {@code name.qweight} (I8: Q8_0, [rows, blocks·32]; U8: Q4_0, [rows, blocks·16]) + {@code name.scales}
-     * (F16, [rows, blocks]).
+     * (F16, [rows, blocks]). Q4_0 data without {@link QuantizedTensor#Q4_ORDER_KEY} in its file's metadata is in
+     * GGML's nibble order (vl4j before that key) and is reordered into memory.
      */
     public WeightMatrix requireMatrix(String name, int rows, int cols) {
         if (tensors.containsKey(name) || !tensors.containsKey(name + ".qweight")) {
@@ -178,6 +185,15 @@ public final class Weights implements AutoCloseable {
             d.expectShape(rows, blocks);
         } catch (ModelFormatException e) {
             throw new ModelFormatException(folder + ": " + e.getMessage() + " (" + type.id() + " weight " + name + " [" + rows + ", " + cols + "])");
+        }
+        long bad = QuantizedTensor.firstNonFiniteScale(d.data());
+        if (bad >= 0) {
+            throw new ModelFormatException(folder + ": tensor " + d.name() + " holds Inf or NaN at element " + bad
+                    + " (row " + bad / blocks + ", block " + bad % blocks + ")");
+        }
+        if (type == QuantType.Q4_0 && !QuantizedTensor.Q4_ORDER.equals(fileMetadata.getOrDefault(q.name(), Map.of()).get(QuantizedTensor.Q4_ORDER_KEY))) {
+            // written by an earlier vl4j in GGML's nibble order: reordered into memory once
+            return QuantizedTensor.fromGgmlQ4(name, rows, cols, q.data(), d.data(), arena);
         }
         return new QuantizedTensor(name, type, rows, cols, q.data(), d.data());
     }

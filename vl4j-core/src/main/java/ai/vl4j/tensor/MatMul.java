@@ -70,6 +70,7 @@ public final class MatMul {
             total += ws[i].rows();
         }
         float[][] xs = ws[0] instanceof Tensor t ? Gemv.prepare(x, n, k, t.dtype()) : null;
+        QuantGemv.Q8Activations xq = ws[0] instanceof QuantizedTensor qt ? QuantGemv.prepare(x, n, k, qt.type()) : null;
         Parallel.forRange(0, total, Gemv.grain(k), (lo, hi) -> {
             int start = 0;
             for (int i = 0; i < ws.length && start < hi; i++) {
@@ -78,7 +79,7 @@ public final class MatMul {
                 int b = Math.min(hi, start + m) - start;
                 if (a < b) {
                     if (ws[i] instanceof QuantizedTensor qt) {
-                        QuantGemv.rows(x, n, k, qt, m, null, outs[i], a, b);
+                        QuantGemv.rows(x, xq, n, k, qt, m, null, outs[i], a, b);
                     } else {
                         Gemv.rows(x, n, k, (Tensor) ws[i], null, outs[i], m, xs, a, b);
                     }

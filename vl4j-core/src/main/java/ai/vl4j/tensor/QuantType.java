@@ -7,8 +7,13 @@ import java.util.Locale;
  * <pre>
  *   Q8_0:  w ≈ d·q,        q ∈ [−127, 127] one signed byte each,   d = max|w| / 127
  *   Q4_0:  w ≈ d·(q − 8),  q ∈ [0, 15] four bits each,            d = w_maxabs / −8 (w_maxabs: the weight of largest |w|, signed)
- *          nibbles of a block: byte j holds q[j] (low 4 bits) and q[j + 16] (high 4 bits), j < 16
  * </pre>
+ * The values are GGML's; the order of Q4_0's nibbles in a block's 16 bytes is vl4j's own: little-endian 16-bit
+ * word w (w < 8) holds q[w], q[w+8], q[w+16], q[w+24] in its nibbles from the lowest up, i.e. byte 2w =
+ * q[w] | q[w+8]·16 and byte 2w+1 = q[w+16] | q[w+24]·16. Shifting a vector of words by 4s then yields eight
+ * values of one block in order, and a 16-bit multiply of four blocks' words by int8 activations serves decode
+ * ({@link QuantGemv}). GGML's order (byte j: q[j] low, q[j+16] high) is what vl4j wrote before; such files are
+ * reordered on load ({@link QuantizedTensor#fromGgmlQ4}).
  * A row whose length is not a multiple of 32 ends with a shorter block (GGML requires multiples of 32; the
  * real models satisfy it, the tiny test models do not).
  */

@@ -6,7 +6,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -16,6 +16,9 @@ import jdk.incubator.vector.VectorSpecies;
  * layout of the {@code .qweight} / {@code .scales} tensors of a quantized checkpoint folder.
  */
 public final class QuantizedTensor implements WeightMatrix {
+    /** Checkpoint metadata key and value that say Q4_0 nibbles are in vl4j's order (see {@link QuantType}). */
+    public static final String Q4_ORDER_KEY = "vl4j.q4_0_nibbles";
+    public static final String Q4_ORDER = "words8";
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = FS.length();
@@ -38,6 +41,20 @@ public final class QuantizedTensor implements WeightMatrix {
         this.cols = cols;
         this.quants = quants;
         this.scales = scales;
+    }
+
+    /**
+     * Index of the first Inf or NaN among F16 scales, or −1. The Q4_0 decode kernel widens scales without the
+     * Inf/NaN case, so a checkpoint's scales are checked once when it is read.
+     */
+    public static long firstNonFiniteScale(MemorySegment scales) {
+        long n = scales.byteSize() / 2;
+        for (long i = 0; i < n; i++) {
+            if ((scales.get(F16, 2 * i) & 0x7c00) == 0x7c00) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** Quantizes a dense matrix into memory of the arena (GGML's reference rounding). */
@@ -78,7 +95,7 @@ public final class QuantizedTensor implements WeightMatrix {
         return d;
     }
 
-    /** quantize_row_q4_0: d = (value of largest magnitude)/−8, q = min(15, (int)(x/d + 8.5)). */
+    /** quantize_row_q4_0: d = (value of largest magnitude)/−8, q = min(15, (int)(x/d + 8.5)); nibbles in vl4j's order. */
     private static float q4Block(float[] x, int off, MemorySegment q, long qOff) {
         float amax = 0f;
         float max = 0f;
@@ -90,12 +107,43 @@ public final class QuantizedTensor implements WeightMatrix {
         }
         float d = max / -8f;
         float id = d != 0f ? 1f / d : 0f;
-        for (int j = 0; j < QuantType.BLOCK / 2; j++) {
-            int lo = Math.min(15, (int) (x[off + j] * id + 8.5f));
-            int hi = Math.min(15, (int) (x[off + j + 16] * id + 8.5f));
-            q.set(ValueLayout.JAVA_BYTE, qOff + j, (byte) (lo | (hi << 4)));
+        int[] v = new int[QuantType.BLOCK];
+        for (int j = 0; j < QuantType.BLOCK; j++) {
+            v[j] = Math.min(15, (int) (x[off + j] * id + 8.5f));
+        }
+        for (int w = 0; w < 8; w++) {                      // see QuantType: word w holds q[w], q[w+8], q[w+16], q[w+24]
+            q.set(ValueLayout.JAVA_BYTE, qOff + 2 * w, (byte) (v[w] | v[w + 8] << 4));
+            q.set(ValueLayout.JAVA_BYTE, qOff + 2 * w + 1, (byte) (v[w + 16] | v[w + 24] << 4));
         }
         return d;
+    }
+
+    /**
+     * A Q4_0 matrix whose blocks are in GGML's nibble order (byte j: q[j] low, q[j+16] high), as vl4j wrote them
+     * before version 2 of its layout: copied into the arena in vl4j's order (see {@link QuantType}).
+     */
+    public static QuantizedTensor fromGgmlQ4(String name, int rows, int cols, MemorySegment ggml, MemorySegment scales, Arena arena) {
+        long bytes = rows * QuantType.Q4_0.rowBytes(cols);
+        if (ggml.byteSize() != bytes) {
+            throw new IllegalArgumentException(name + ": q4_0 data of " + ggml.byteSize() + " bytes does not fit [" + rows + ", " + cols + "]");
+        }
+        MemorySegment q = arena.allocate(bytes, 64);
+        long blocks = bytes / 16;
+        Parallel.forRange(0, (int) ((blocks + 4095) / 4096), 1, (lo, hi) -> {
+            for (long b = lo * 4096L; b < Math.min(blocks, hi * 4096L); b++) {
+                long o = b * 16;
+                for (int w = 0; w < 8; w++) {
+                    q.set(ValueLayout.JAVA_BYTE, o + 2 * w, (byte) (ggmlNibble(ggml, o, w) | ggmlNibble(ggml, o, w + 8) << 4));
+                    q.set(ValueLayout.JAVA_BYTE, o + 2 * w + 1, (byte) (ggmlNibble(ggml, o, w + 16) | ggmlNibble(ggml, o, w + 24) << 4));
+                }
+            }
+        });
+        return new QuantizedTensor(name, QuantType.Q4_0, rows, cols, q, scales);
+    }
+
+    private static int ggmlNibble(MemorySegment ggml, long block, int j) {
+        int packed = ggml.get(ValueLayout.JAVA_BYTE, block + (j & 15)) & 0xFF;
+        return j < 16 ? packed & 0xF : packed >>> 4;
     }
 
     @Override
@@ -141,8 +189,13 @@ public final class QuantizedTensor implements WeightMatrix {
         if (type == QuantType.Q8_0) {
             return quants.get(ValueLayout.JAVA_BYTE, base + j);
         }
-        int packed = quants.get(ValueLayout.JAVA_BYTE, base + (j & 15)) & 0xFF;
-        return (j < 16 ? packed & 0xF : packed >>> 4) - 8;
+        return q4(base, j) - 8;
+    }
+
+    /** Q4_0 nibble j of the block at byte `base`: in 16-bit word j mod 8, nibble j / 8 (see QuantType). */
+    private int q4(long base, int j) {
+        int packed = quants.get(ValueLayout.JAVA_BYTE, base + 2 * (j & 7) + (j >> 4)) & 0xFF;
+        return (j & 8) == 0 ? packed & 0xF : packed >>> 4;
     }
 
     @Override
@@ -154,19 +207,23 @@ public final class QuantizedTensor implements WeightMatrix {
         if (k % QuantType.BLOCK == 0 && LANES == 16) {
             for (; k + QuantType.BLOCK <= end; k += QuantType.BLOCK) {
                 int b = k / QuantType.BLOCK;
-                FloatVector d = FloatVector.broadcast(FS, scale(row, b));
+                float scale = scale(row, b);
                 long base = rowBase + (long) b * type.blockBytes();
                 int o = off + k - k0;
                 if (type == QuantType.Q8_0) {
+                    FloatVector d = FloatVector.broadcast(FS, scale);
                     ByteVector bytes = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, quants, base, ByteOrder.LITTLE_ENDIAN);
                     ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 0)).mul(d).intoArray(dst, o);
                     ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 1)).mul(d).intoArray(dst, o + LANES);
                 } else {
-                    IntVector packed = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, quants, base, ByteOrder.LITTLE_ENDIAN)
-                            .convertShape(VectorOperators.B2I, IntVector.SPECIES_512, 0);
-                    ((FloatVector) packed.and(0xF).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, o);
-                    ((FloatVector) packed.lanewise(VectorOperators.ASHR, 4).and(0xF).sub(8).convert(VectorOperators.I2F, 0))
-                            .mul(d).intoArray(dst, o + LANES);
+                    // word w holds q[w + 8s] in nibble s: shifting all eight words by 4s gives q[8s .. 8s+7] in order
+                    ShortVector words = ShortVector.fromMemorySegment(ShortVector.SPECIES_128, quants, base, ByteOrder.LITTLE_ENDIAN);
+                    FloatVector d = FloatVector.broadcast(FloatVector.SPECIES_256, scale);
+                    for (int sh = 0; sh < 4; sh++) {
+                        ShortVector nib = words.lanewise(VectorOperators.LSHR, 4 * sh).and((short) 0xF);
+                        ((FloatVector) nib.convertShape(VectorOperators.S2F, FloatVector.SPECIES_256, 0)).sub(8f).mul(d)
+                                .intoArray(dst, o + 8 * sh);
+                    }
                 }
             }
         }
@@ -177,13 +234,7 @@ public final class QuantizedTensor implements WeightMatrix {
             int stop = Math.min(end, (b + 1) * QuantType.BLOCK);
             for (; k < stop; k++) {
                 int j = k % QuantType.BLOCK;
-                int v;
-                if (type == QuantType.Q8_0) {
-                    v = quants.get(ValueLayout.JAVA_BYTE, base + j);
-                } else {
-                    int packed = quants.get(ValueLayout.JAVA_BYTE, base + (j & 15)) & 0xFF;
-                    v = (j < 16 ? packed & 0xF : packed >>> 4) - 8;
-                }
+                int v = type == QuantType.Q8_0 ? quants.get(ValueLayout.JAVA_BYTE, base + j) : q4(base, j) - 8;
                 dst[off + k - k0] = d * v;
             }
         }

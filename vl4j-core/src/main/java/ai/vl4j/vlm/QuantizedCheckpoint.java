@@ -23,11 +23,13 @@ import java.util.stream.Stream;
  * (attention and MLP projections, lm_head) become, for a weight {@code W} [rows, cols]:
  * <pre>
  *   W.qweight   I8 [rows, blocks·32]  (q8_0: one signed byte per weight)
- *               U8 [rows, blocks·16]  (q4_0: byte j of a block holds weight j in its low and weight j+16 in its high nibble)
+ *               U8 [rows, blocks·16]  (q4_0: two values per byte; 16-bit word w of a block holds weights w, w+8,
+ *                                      w+16, w+24 in its nibbles, lowest first; see QuantType)
  *   W.scales    F16 [rows, blocks]    (one scale d per block of 32; w ≈ d·q, or d·(q − 8) for q4_0)
  * </pre>
  * with blocks = ⌈cols/32⌉; every other tensor (vision towers, aligner, embeddings, norms) is copied as it is.
- * The metadata says {@code "vl4j.quantization": "q8_0" | "q4_0"}. Config and tokenizer files are copied, so
+ * The metadata says {@code "vl4j.quantization": "q8_0" | "q4_0"} and {@code "vl4j.q4_0_nibbles": "words8"} (files
+ * without the latter hold Q4_0 in GGML's order, byte j = weights j and j+16, and are reordered on load). Config and tokenizer files are copied, so
  * the folder loads like the original; {@link ai.vl4j.safetensors.Weights#requireMatrix} reads the pair.
  */
 public final class QuantizedCheckpoint {
@@ -76,7 +78,8 @@ public final class QuantizedCheckpoint {
                             holder.release();
                         }));
             }
-            SafetensorsWriter.writeModel(target, entries, Map.of("format", "pt", "vl4j.quantization", type.id()), progress);
+            SafetensorsWriter.writeModel(target, entries, Map.of("format", "pt", "vl4j.quantization", type.id(),
+                    QuantizedTensor.Q4_ORDER_KEY, QuantizedTensor.Q4_ORDER), progress);
         }
     }
 

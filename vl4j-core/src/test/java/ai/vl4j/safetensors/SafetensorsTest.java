@@ -162,4 +162,58 @@ class SafetensorsTest {
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> SafetensorsFile.open(file, Arena.ofAuto()));
         assertTrue(e.getMessage().contains(fragment) && e.getMessage().contains(file.getFileName().toString()), e.getMessage());
     }
+
+    /** A q4_0 pair from a file without the nibble-order key (GGML's order) reads as the same matrix. */
+    @Test
+    void q4InGgmlOrderIsReorderedOnLoad(@TempDir Path dir) throws IOException {
+        int rows = 3, cols = 64;
+        float[] v = new float[rows * cols];
+        java.util.Random rnd = new java.util.Random(5);
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        ai.vl4j.tensor.QuantizedTensor q = ai.vl4j.tensor.QuantizedTensor.quantize(Tensor.ofFloats("w", v, rows, cols),
+                ai.vl4j.tensor.QuantType.Q4_0, Arena.ofAuto());
+        float[] want = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            q.rowToFloat(r, 0, cols, want, r * cols);
+        }
+        // the same values in GGML's order: byte j of a block = q[j] | q[j+16] << 4 (q = value/d + 8)
+        java.lang.foreign.MemorySegment ggml = Arena.ofAuto().allocate(q.quants().byteSize());
+        for (int r = 0; r < rows; r++) {
+            for (int b = 0; b < 2; b++) {
+                float d = Float.float16ToFloat(q.scales().get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2L * (r * 2 + b)));
+                for (int j = 0; j < 16; j++) {
+                    int lo = Math.round(want[r * cols + b * 32 + j] / d) + 8;
+                    int hi = Math.round(want[r * cols + b * 32 + j + 16] / d) + 8;
+                    ggml.set(java.lang.foreign.ValueLayout.JAVA_BYTE, r * 32L + b * 16L + j, (byte) (lo | hi << 4));
+                }
+            }
+        }
+        SafetensorsWriter.writeEntries(dir.resolve("model.safetensors"), List.of(
+                SafetensorsWriter.of("w.qweight", DType.U8, new long[] {rows, 32}, ggml),
+                SafetensorsWriter.of("w.scales", DType.F16, new long[] {rows, 2}, q.scales())), Map.of("vl4j.quantization", "q4_0"));
+        try (Weights w = Weights.open(dir)) {
+            ai.vl4j.tensor.WeightMatrix loaded = w.requireMatrix("w", rows, cols);
+            float[] got = new float[rows * cols];
+            for (int r = 0; r < rows; r++) {
+                loaded.rowToFloat(r, 0, cols, got, r * cols);
+            }
+            assertArrayEquals(want, got);
+        }
+    }
+
+    @Test
+    void quantizedScalesMustBeFinite(@TempDir Path dir) throws IOException {
+        java.lang.foreign.MemorySegment q = Arena.ofAuto().allocate(2 * 16);
+        java.lang.foreign.MemorySegment d = Arena.ofAuto().allocate(2 * 2);
+        d.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 2, (short) 0x7e00);   // row 1: NaN
+        SafetensorsWriter.writeEntries(dir.resolve("model.safetensors"), List.of(
+                SafetensorsWriter.of("w.qweight", DType.U8, new long[] {2, 16}, q),
+                SafetensorsWriter.of("w.scales", DType.F16, new long[] {2, 1}, d)), Map.of());
+        try (Weights w = Weights.open(dir)) {
+            ModelFormatException e = assertThrows(ModelFormatException.class, () -> w.requireMatrix("w", 2, 32));
+            assertTrue(e.getMessage().contains("w.scales holds Inf or NaN at element 1 (row 1, block 0)"), e.getMessage());
+        }
+    }
 }

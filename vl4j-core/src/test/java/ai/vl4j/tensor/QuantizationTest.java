@@ -83,10 +83,98 @@ class QuantizationTest {
             float[] out = new float[n * m];
             float[] ref = new float[n * m];
             MatMul.linear(x, n, q, bias, out);
-            MatMul.reference(x, n, q, bias, ref);
+            if (type == QuantType.Q8_0) {
+                MatMul.reference(x, n, q, bias, ref);
+                for (int i = 0; i < out.length; i++) {
+                    assertEquals(ref[i], out[i], 1e-3 * Math.sqrt(k), type + " " + n + "x" + k + "x" + m + " at " + i);
+                }
+                continue;
+            }
+            // Q4_0 decode (n <= 8) takes int8 activations, as GGML: equal to that computation, and within the
+            // activations' rounding (half a step dx per value) of the float product
+            float[] exact = new float[n * m];
+            MatMul.reference(x, n, q, bias, exact);
+            q4WithInt8Activations(x, n, k, q, bias, ref);
             for (int i = 0; i < out.length; i++) {
-                assertEquals(ref[i], out[i], 1e-3 * Math.sqrt(k), type + " " + n + "x" + k + "x" + m + " at " + i);
+                String where = n + "x" + k + "x" + m + " at " + i;
+                double bound = activationRoundingBound(x, i / m, k, q, i % m);
+                if (n <= 8) {
+                    assertEquals(ref[i], out[i], 1e-4 * Math.sqrt(k) * (1 + Math.abs(ref[i])), "Q4_0 int8 path " + where);
+                    assertEquals(exact[i], out[i], bound + 1e-3 * Math.sqrt(k), "Q4_0 vs float " + where);
+                } else {
+                    assertEquals(exact[i], out[i], 1e-3 * Math.sqrt(k), "Q4_0 GEMM " + where);
+                }
             }
         }
+    }
+
+    /** The int8-activation Q4_0 product in plain loops: x per block to int8 (dx = max|x|/127), integer dot, d_w·d_x. */
+    private static void q4WithInt8Activations(float[] x, int n, int k, QuantizedTensor w, float[] bias, float[] out) {
+        int m = w.rows();
+        for (int i = 0; i < n; i++) {
+            for (int r = 0; r < m; r++) {
+                double s = bias[r];
+                for (int b = 0; b * 32 < k; b++) {
+                    int len = Math.min(32, k - b * 32);
+                    float amax = 0f;
+                    for (int j = 0; j < len; j++) {
+                        amax = Math.max(amax, Math.abs(x[i * k + b * 32 + j]));
+                    }
+                    float dx = amax / 127f;
+                    long dot = 0;
+                    for (int j = 0; j < len; j++) {
+                        float v = dx == 0 ? 0 : x[i * k + b * 32 + j] * (1f / dx);
+                        dot += (long) w.value(r, b, j) * (v >= 0 ? Math.round(v) : -Math.round(-v));
+                    }
+                    s += (double) dot * w.scale(r, b) * dx;
+                }
+                out[i * m + r] = (float) s;
+            }
+        }
+    }
+
+    /** Σ over a row of |w|·dx/2: how far rounding the activations to int8 can move one output. */
+    private static double activationRoundingBound(float[] x, int i, int k, QuantizedTensor w, int r) {
+        double total = 0;
+        for (int b = 0; b * 32 < k; b++) {
+            float amax = 0f;
+            double wsum = 0;
+            for (int j = 0; j < Math.min(32, k - b * 32); j++) {
+                amax = Math.max(amax, Math.abs(x[i * k + b * 32 + j]));
+                wsum += Math.abs(w.value(r, b, j) * w.scale(r, b));
+            }
+            total += wsum * amax / 127f / 2;
+        }
+        return total;
+    }
+
+    @org.junit.jupiter.api.Test
+    void q4NibbleOrderAndGgmlFilesReordered() {
+        float[] v = new float[2 * 40];
+        Random rnd = new Random(3);
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        QuantizedTensor q = QuantizedTensor.quantize(Tensor.ofFloats("w", v, 2, 40), QuantType.Q4_0, Arena.ofAuto());
+        java.lang.foreign.MemorySegment ggml = Arena.ofAuto().allocate(q.quants().byteSize());
+        for (int r = 0; r < 2; r++) {
+            for (int b = 0; b < 2; b++) {
+                long base = r * QuantType.Q4_0.rowBytes(40) + b * 16L;
+                for (int w = 0; w < 8; w++) {        // vl4j's order, as documented in QuantType
+                    int lo = q.quants().get(java.lang.foreign.ValueLayout.JAVA_BYTE, base + 2 * w) & 0xFF;
+                    int hi = q.quants().get(java.lang.foreign.ValueLayout.JAVA_BYTE, base + 2 * w + 1) & 0xFF;
+                    assertEquals(q.value(r, b, w) + 8, lo & 0xF);
+                    assertEquals(q.value(r, b, w + 8) + 8, lo >>> 4);
+                    assertEquals(q.value(r, b, w + 16) + 8, hi & 0xF);
+                    assertEquals(q.value(r, b, w + 24) + 8, hi >>> 4);
+                }
+                for (int j = 0; j < 16; j++) {       // GGML's: byte j = q[j] | q[j+16] << 4
+                    ggml.set(java.lang.foreign.ValueLayout.JAVA_BYTE, base + j,
+                            (byte) ((q.value(r, b, j) + 8) | (q.value(r, b, j + 16) + 8) << 4));
+                }
+            }
+        }
+        QuantizedTensor reordered = QuantizedTensor.fromGgmlQ4("w", 2, 40, ggml, q.scales(), Arena.ofAuto());
+        assertEquals(-1, q.quants().mismatch(reordered.quants()));
     }
 }
