@@ -51,7 +51,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
         RgbImage picture = image == null ? null : ImageLoader.load(image);
-        try (DeepSeekVl vl = model.load(quantType)) {
+        try (DeepSeekVl vl = model.load(quantType, compute.kvPrecision())) {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
                     new PipelineBenchmark.Options(promptTokens, genTokens, runs, batch), msg -> err.println("bench: " + msg));
             if (json) {
@@ -68,6 +68,7 @@ final class BenchCommand implements Callable<Integer> {
         obj.put("model", model.model);
         obj.put("threads", Parallel.threads());
         obj.put("quant", quantType == null ? "none" : quantType.id());
+        obj.put("kv_cache", compute.kvPrecision().name().toLowerCase(java.util.Locale.ROOT));
         obj.put("lm_prompt_tokens", r.lmTokens());
         obj.put("gen_tokens", r.genTokens());
         obj.put("runs", r.runs());

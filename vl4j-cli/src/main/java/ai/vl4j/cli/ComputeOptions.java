@@ -1,16 +1,32 @@
 package ai.vl4j.cli;
 
+import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import picocli.CommandLine.Option;
 
-/** --threads and --quant: how the model computes, shared by the commands that run it. */
+/** --threads, --quant and --kv-cache: how the model computes, shared by the commands that run it. */
 final class ComputeOptions {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
     @Option(names = "--quant", paramLabel = "Q", description = "Quantize the language model at load time: q8_0 or q4_0 (default: weights as stored).")
     String quant;
+
+    @Option(names = "--kv-cache", paramLabel = "P", description = "Precision of the KV cache: f32 (default, exact) or bf16 "
+            + "(half its memory and of what each decoded token reads from it; the precision the official model computes in).")
+    String kvCache;
+
+    /** The --kv-cache precision (F32 unless given). */
+    DType kvPrecision() {
+        if (kvCache == null || kvCache.equalsIgnoreCase("f32")) {
+            return DType.F32;
+        }
+        if (kvCache.equalsIgnoreCase("bf16")) {
+            return DType.BF16;
+        }
+        throw new IllegalArgumentException("--kv-cache must be f32 or bf16, got " + kvCache);
+    }
 
     /** Checks both options, sets the thread count, and returns the quantization (null: as stored). */
     QuantType apply() {

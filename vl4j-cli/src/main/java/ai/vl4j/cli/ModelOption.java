@@ -2,6 +2,7 @@ package ai.vl4j.cli;
 
 import ai.vl4j.hub.HubClient;
 import ai.vl4j.hub.ModelResolver;
+import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.vlm.DeepSeekVl;
 import java.lang.management.ManagementFactory;
@@ -26,11 +27,11 @@ final class ModelOption {
     }
 
     /** Resolves and loads the model, showing the load's stages unless --quiet. */
-    DeepSeekVl load(QuantType quant) {
+    DeepSeekVl load(QuantType quant, DType kvCache) {
         Path folder = resolve();
         long t0 = System.nanoTime();
         ProgressBar bar = new ProgressBar(Streams.err(), false, 1.0);
-        DeepSeekVl vl = DeepSeekVl.load(folder, quant, (stage, done, total) -> bar.update(stage, done, total));
+        DeepSeekVl vl = DeepSeekVl.load(folder, quant, kvCache, (stage, done, total) -> bar.update(stage, done, total));
         bar.done();
         if (Streams.verbose()) {
             long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();

@@ -183,6 +183,17 @@ class CliTest {
     }
 
     @Test
+    void bf16KvCacheOption() throws IOException {
+        String image = Fixtures.TINY_7B.resolve("images/dog_a.png").toString();
+        Result run = vl4j("run", "-m", Fixtures.TINY_7B_MODEL.toString(), "--kv-cache", "bf16", "-i", image, "-p", "Hi",
+                "--max-new-tokens", "3", "--json");
+        assertEquals(0, run.code(), run.err());
+        assertEquals(3, JSON.readTree(run.out()).get("completion_token_ids").size());
+        Result bad = expectError(2, "run", "-m", MODEL.toString(), "--kv-cache", "f8", "-p", "hi");
+        assertTrue(bad.err().contains("--kv-cache must be f32 or bf16, got f8"), bad.err());
+    }
+
+    @Test
     void verboseShowsTheStackTrace() {
         Result r = vl4j("run", "--verbose", "-m", tmp.resolve("nope").toString(), "-p", "hi");
         assertEquals(2, r.code());

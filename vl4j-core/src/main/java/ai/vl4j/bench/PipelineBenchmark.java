@@ -6,6 +6,7 @@ import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.vision.HybridVisionTower;
 import ai.vl4j.vision.SigLipVit;
+import ai.vl4j.tensor.DType;
 import ai.vl4j.vlm.DeepSeekVl;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -88,7 +89,7 @@ public final class PipelineBenchmark {
                 System.arraycopy(rows, 0, x, (ids.length - vl.config().chatProcessor().numImageTokens()) * llm.config().hiddenSize(), rows.length);
             }
             long t0 = System.nanoTime();
-            KvCache cache = new KvCache(llm.config(), ids.length + options.genTokens());
+            KvCache cache = new KvCache(llm.config(), ids.length + options.genTokens(), vl.kvCachePrecision());
             float[] logits = llm.logits(llm.forward(x, ids.length, cache), ids.length - 1);
             t.put("prefill", since(t0));
             int next = Sampler.argmax(logits);
@@ -108,7 +109,7 @@ public final class PipelineBenchmark {
         Map<Integer, Double> batched = new LinkedHashMap<>();
         for (int size : options.batchSizes()) {
             progress.accept("batched decode, " + size + " sequences");
-            batched.put(size, batchedDecode(llm, ids, size, options.genTokens()));
+            batched.put(size, batchedDecode(llm, vl.kvCachePrecision(), ids, size, options.genTokens()));
         }
         Roofline.Result after = Roofline.measure();
         Roofline.Result roofline = new Roofline.Result(Math.max(before.readGbPerS(), after.readGbPerS()),
@@ -153,14 +154,14 @@ public final class PipelineBenchmark {
      * Aggregate tokens/s of `size` sequences decoded together (one forwardBatch per step), each with its own
      * cache filled by the text part of the prompt; best of two passes.
      */
-    static double batchedDecode(LlamaModel llm, int[] ids, int size, int steps) {
+    static double batchedDecode(LlamaModel llm, DType kvCache, int[] ids, int size, int steps) {
         int[] text = Arrays.stream(ids).limit(Math.min(ids.length, 64)).toArray();
         double best = 0;
         for (int pass = 0; pass < 2; pass++) {
             KvCache[] caches = new KvCache[size];
             int[] next = new int[size];
             for (int b = 0; b < size; b++) {
-                caches[b] = new KvCache(llm.config(), text.length + steps);
+                caches[b] = new KvCache(llm.config(), text.length + steps, kvCache);
                 float[] logits = llm.logits(llm.forward(llm.embed(text), text.length, caches[b]), text.length - 1);
                 next[b] = Sampler.argmax(logits);
             }

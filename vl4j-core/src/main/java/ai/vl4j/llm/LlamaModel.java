@@ -6,6 +6,7 @@ import ai.vl4j.nn.RmsNorm;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
 import ai.vl4j.tensor.Attention;
+import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.MatMul;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.tensor.Tensor;
@@ -186,6 +187,15 @@ public final class LlamaModel {
         final float[] up;     // [n, I]
         final float[][] qkv;      // q, k, v: the outputs of one fused product
         final float[][] gateUp;   // gate, up
+        float[] keysWide = new float[0];     // prefill over a BF16 cache: one layer's keys and values widened
+        float[] valuesWide = new float[0];
+
+        void ensureWide(int floats) {
+            if (keysWide.length < floats) {
+                keysWide = new float[floats];
+                valuesWide = new float[floats];
+            }
+        }
 
         Scratch(LlamaConfig cfg, int n) {
             int h = cfg.hiddenSize();
@@ -249,27 +259,38 @@ public final class LlamaModel {
                 rope.apply(s.q, t, h, pos);
                 rope.apply(s.k, t, kvDim, pos);
                 // append to the cache: keys transposed per kv head (positions contiguous), values as rows
-                float[] keysT = cache.keysT[index];
-                for (int c = 0; c < kvDim; c++) {
-                    keysT[(c / hd) * hd * cache.stride + (c % hd) * cache.stride + pos] = s.k[t * kvDim + c];
-                }
-                System.arraycopy(s.v, t * kvDim, cache.values[index], pos * kvDim, kvDim);
+                cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim, kvDim, hd);
             }
-            if (caches.length == 1) {
+            if (caches.length == 1 && n > 1) {
                 KvCache cache = caches[0];
                 int pos0 = cache.length();
-                Attention.multiHead(new Attention.Operand(s.q, h, 0),
-                        new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride),
-                        new Attention.Operand(cache.values[index], kvDim, 0),
+                Attention.KeysT keys;
+                Attention.Operand values;
+                if (cache.precision == DType.F32) {
+                    keys = new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride);
+                    values = new Attention.Operand(cache.values[index], kvDim, 0);
+                } else {   // prefill over a BF16 cache: its rounded values, widened for the blocked kernel
+                    s.ensureWide(kvDim * cache.stride);
+                    cache.widen(index, pos0 + n, kvDim, s.keysWide, s.valuesWide);
+                    keys = new Attention.KeysT(s.keysWide, hd * cache.stride, cache.stride);
+                    values = new Attention.Operand(s.valuesWide, kvDim, 0);
+                }
+                Attention.multiHead(new Attention.Operand(s.q, h, 0), keys, values,
                         new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos0, null);
             } else {
-                for (int t = 0; t < n; t++) {
-                    KvCache cache = caches[t];
+                for (int t = 0; t < n; t++) {   // one new position per sequence (decode)
+                    KvCache cache = caches.length == 1 ? caches[0] : caches[t];
                     int pos = cache.length();
-                    Attention.multiHead(new Attention.Operand(s.q, h, t * h),
-                            new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride),
-                            new Attention.Operand(cache.values[index], kvDim, 0),
-                            new Attention.Operand(s.attn, h, t * h), 1, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos, null);
+                    Attention.Operand q = new Attention.Operand(s.q, h, t * h);
+                    Attention.Operand out = new Attention.Operand(s.attn, h, t * h);
+                    if (cache.precision == DType.F32) {
+                        Attention.multiHead(q, new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride),
+                                new Attention.Operand(cache.values[index], kvDim, 0),
+                                out, 1, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos, null);
+                    } else {
+                        Attention.decodeBf16(q, cache.keysT16[index], hd * cache.stride, cache.stride, cache.values16[index], kvDim,
+                                out, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale);
+                    }
                 }
             }
             o.forward(s.attn, n, s.out);

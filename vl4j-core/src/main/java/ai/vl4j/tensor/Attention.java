@@ -137,6 +137,15 @@ public final class Attention {
         });
     }
 
+    /**
+     * Decode attention over a bfloat16 KV cache: Kᵀ as in {@link KeysT} (kv head g's row d at
+     * g·headStride + d·rowStride), values one row of vStride per position; keys [0, keys).
+     */
+    public static void decodeBf16(Operand q, short[] kT, int headStride, int rowStride, short[] v, int vStride, Operand out,
+                                  int keys, int nHeads, int nKvHeads, int headDim, float scale) {
+        DecodeAttention.multiHeadBf16(q, kT, headStride, rowStride, v, vStride, out, keys, nHeads, nKvHeads, headDim, scale);
+    }
+
     private static void block(Operand q, KeysT kT, Operand v, Operand out, int h, int g, int i0, int rows, int nk,
                               int hd, int hdPad, float scale, int causalPos0, ScoreBias bias, int termsLength, Scratch sc) {
         float[] qs = sc.q;

@@ -1,7 +1,10 @@
 package ai.vl4j.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -21,6 +24,8 @@ import jdk.incubator.vector.VectorSpecies;
 final class DecodeAttention {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = FS.length();
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
+    private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(LANES * 16));
     // per thread: scratch[0] the scores of one head [padded keys], scratch[1] its output [hd]
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
 
@@ -54,6 +59,111 @@ final class DecodeAttention {
                 }
             }
         });
+    }
+
+    /** {@link #multiHead} over a bfloat16 cache: the same passes, each value widened in registers (a 16-bit shift). */
+    static void multiHeadBf16(Attention.Operand q, short[] kT, int headStride, int rowStride, short[] v, int vStride,
+                              Attention.Operand out, int keys, int nHeads, int nKvHeads, int hd, float scale) {
+        int group = nHeads / nKvHeads;
+        int padded = Attention.roundUp(keys, LANES);   // Kᵀ rows are readable to a multiple of BK, so of LANES
+        Parallel.forRange(0, nHeads, 1, (lo, hi) -> {
+            float[][] scratch = SCRATCH.get();
+            if (scratch[0].length < padded) {
+                scratch[0] = new float[padded];
+            }
+            if (scratch[1].length < hd) {
+                scratch[1] = new float[hd];
+            }
+            float[] s = scratch[0];
+            float[] o = scratch[1];
+            for (int h = lo; h < hi; h++) {
+                int g = h / group;
+                scoresBf16(q.data(), q.offset() + h * hd, hd, scale, kT, g * headStride, rowStride, s, padded);
+                float sum = softmax(s, keys);
+                weightedValuesBf16(s, keys, v, g * hd, vStride, hd, o);
+                float inv = 1f / sum;
+                int dst = out.offset() + h * hd;
+                for (int c = 0; c < hd; c++) {
+                    out.data()[dst + c] = o[c] * inv;
+                }
+            }
+        });
+    }
+
+    /** {@link #scores} with Kᵀ in bfloat16. */
+    private static void scoresBf16(float[] q, int qo, int hd, float scale, short[] kT, int k0, int stride, float[] s, int padded) {
+        java.util.Arrays.fill(s, 0, padded, 0f);
+        int d = 0;
+        for (; d + 4 <= hd; d += 4) {
+            FloatVector q0 = FloatVector.broadcast(FS, q[qo + d] * scale);
+            FloatVector q1 = FloatVector.broadcast(FS, q[qo + d + 1] * scale);
+            FloatVector q2 = FloatVector.broadcast(FS, q[qo + d + 2] * scale);
+            FloatVector q3 = FloatVector.broadcast(FS, q[qo + d + 3] * scale);
+            int r0 = k0 + d * stride;
+            int r1 = r0 + stride;
+            int r2 = r1 + stride;
+            int r3 = r2 + stride;
+            for (int j = 0; j < padded; j += LANES) {
+                FloatVector acc = FloatVector.fromArray(FS, s, j);
+                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r0 + j).convertShape(VectorOperators.S2I, IS, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q0, acc);
+                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r1 + j).convertShape(VectorOperators.S2I, IS, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q1, acc);
+                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r2 + j).convertShape(VectorOperators.S2I, IS, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q2, acc);
+                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r3 + j).convertShape(VectorOperators.S2I, IS, 0))
+                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q3, acc);
+                acc.intoArray(s, j);
+            }
+        }
+        for (; d < hd; d++) {
+            float qd = q[qo + d] * scale;
+            int r = k0 + d * stride;
+            for (int j = 0; j < padded; j++) {
+                s[j] += qd * Widen.bf16ToFloat(kT[r + j]);
+            }
+        }
+    }
+
+    /** {@link #weightedValues} with V in bfloat16. */
+    private static void weightedValuesBf16(float[] p, int keys, short[] v, int v0, int vStride, int hd, float[] o) {
+        int c = 0;
+        if (hd == 8 * LANES) {   // the real models' head size (128): the whole row in eight registers
+            FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+            for (int j = 0, vj = v0; j < keys; j++, vj += vStride) {
+                FloatVector pj = FloatVector.broadcast(FS, p[j]);
+                a0 = bf16(v, vj).fma(pj, a0);
+                a1 = bf16(v, vj + LANES).fma(pj, a1);
+                a2 = bf16(v, vj + 2 * LANES).fma(pj, a2);
+                a3 = bf16(v, vj + 3 * LANES).fma(pj, a3);
+                a4 = bf16(v, vj + 4 * LANES).fma(pj, a4);
+                a5 = bf16(v, vj + 5 * LANES).fma(pj, a5);
+                a6 = bf16(v, vj + 6 * LANES).fma(pj, a6);
+                a7 = bf16(v, vj + 7 * LANES).fma(pj, a7);
+            }
+            a0.intoArray(o, 0);
+            a1.intoArray(o, LANES);
+            a2.intoArray(o, 2 * LANES);
+            a3.intoArray(o, 3 * LANES);
+            a4.intoArray(o, 4 * LANES);
+            a5.intoArray(o, 5 * LANES);
+            a6.intoArray(o, 6 * LANES);
+            a7.intoArray(o, 7 * LANES);
+            return;
+        }
+        for (; c < hd; c++) {                          // other head sizes (the test models)
+            float a = 0f;
+            for (int j = 0; j < keys; j++) {
+                a += p[j] * Widen.bf16ToFloat(v[v0 + j * vStride + c]);
+            }
+            o[c] = a;
+        }
+    }
+
+    /** LANES bfloat16 values at v[at ..], widened (tiny: C2 inlines it; it takes no vector argument). */
+    private static FloatVector bf16(short[] v, int at) {
+        return ((IntVector) ShortVector.fromArray(HALF, v, at).convertShape(VectorOperators.S2I, IS, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
     /** s[0, padded) = scale·q·Kᵀ, reading four rows of Kᵀ at a time from start to end. */

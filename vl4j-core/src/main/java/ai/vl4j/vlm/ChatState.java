@@ -2,6 +2,7 @@ package ai.vl4j.vlm;
 
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.llm.KvCache;
+import ai.vl4j.tensor.DType;
 import ai.vl4j.llm.LlamaConfig;
 import java.util.Arrays;
 import java.util.List;
@@ -91,7 +92,10 @@ public final class ChatState {
      * for needed in all: the kept one cut back, or a larger one (capacity rounded up to the granularity, at most
      * maxPositions) with the prefix copied over.
      */
-    KvCache prepare(LlamaConfig cfg, int reuse, int needed) {
+    KvCache prepare(LlamaConfig cfg, DType precision, int reuse, int needed) {
+        if (cache != null && cache.precision() != precision) {
+            reset();                                     // made by a model loaded with another precision
+        }
         if (cache != null && cache.capacity() >= needed) {
             cache.truncate(reuse);
             return cache;
@@ -106,7 +110,7 @@ public final class ChatState {
             }
         }
         reset();
-        cache = new KvCache(cfg, capacity);
+        cache = new KvCache(cfg, capacity, precision);
         return cache;
     }
 

@@ -11,6 +11,7 @@ import ai.vl4j.image.RgbImage;
 import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.safetensors.Weights;
+import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
@@ -53,10 +54,12 @@ public final class DeepSeekVl implements AutoCloseable {
     private final MlpAligner aligner;
     private final LlamaModel llm;
     private final Arena quantized;   // load-time quantized weights live here
+    private final DType kvCache;     // precision of the KV caches made for requests: F32 or BF16
 
     private DeepSeekVl(Path folder, ModelConfig config, Weights weights, Tokenizer tokenizer, QuantType quant, Arena quantized,
-                       LoadProgress progress) {
+                       DType kvCache, LoadProgress progress) {
         this.folder = folder;
+        this.kvCache = kvCache;
         this.config = config;
         this.weights = weights;
         this.tokenizer = tokenizer;
@@ -84,6 +87,17 @@ public final class DeepSeekVl implements AutoCloseable {
 
     /** As above, reporting the load's stages (mapping the weight files, building or quantizing the layers). */
     public static DeepSeekVl load(Path folder, QuantType quant, LoadProgress progress) {
+        return load(folder, quant, DType.F32, progress);
+    }
+
+    /**
+     * As above, with the precision of the KV caches this model makes for its requests: F32 (exact) or BF16 (half
+     * the memory and the cache reads of each decode step; see {@link KvCache}).
+     */
+    public static DeepSeekVl load(Path folder, QuantType quant, DType kvCache, LoadProgress progress) {
+        if (kvCache != DType.F32 && kvCache != DType.BF16) {
+            throw new IllegalArgumentException("KV cache precision " + kvCache + ": use F32 or BF16");
+        }
         if (!Files.isDirectory(folder)) {
             throw new InvalidInputException(folder + ": model folder not found");
         }
@@ -93,7 +107,7 @@ public final class DeepSeekVl implements AutoCloseable {
         Arena quantized = Arena.ofShared();
         try {
             weights = Weights.open(folder, progress);
-            return new DeepSeekVl(folder, config, weights, tokenizer, quant, quantized, progress);
+            return new DeepSeekVl(folder, config, weights, tokenizer, quant, quantized, kvCache, progress);
         } catch (RuntimeException e) {
             if (weights != null) {
                 weights.close();
@@ -118,6 +132,11 @@ public final class DeepSeekVl implements AutoCloseable {
 
     public LlamaModel languageModel() {
         return llm;
+    }
+
+    /** Precision of the KV caches this model makes for requests (F32 or BF16). */
+    public DType kvCachePrecision() {
+        return kvCache;
     }
 
     /** The model folder's tensors (memory-mapped). */
@@ -270,8 +289,8 @@ public final class DeepSeekVl implements AutoCloseable {
         }
         int budget = Math.min(maxNewTokens, contextLength - promptLength);
         int needed = promptLength + Math.max(budget, 1);
-        KvCache cache = state == null ? new KvCache(config.language(), needed)
-                : state.prepare(config.language(), state.reusable(prompt, config.chatProcessor().numImageTokens()), needed);
+        KvCache cache = state == null ? new KvCache(config.language(), needed, kvCache)
+                : state.prepare(config.language(), kvCache, state.reusable(prompt, config.chatProcessor().numImageTokens()), needed);
         int reused = cache.length();
         Map<String, Double> timings = new LinkedHashMap<>();
         float[] x = inputEmbeddings(prompt, reused, timings, listener);

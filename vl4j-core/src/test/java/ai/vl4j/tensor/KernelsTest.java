@@ -90,6 +90,41 @@ class KernelsTest {
         }
     }
 
+    /** Decode over a bfloat16 cache equals the reference over the same keys and values rounded to bfloat16. */
+    @Test
+    void bf16CacheDecodeMatchesReferenceOnRoundedValues() {
+        Random rnd = new Random(4);
+        // keys, heads, kv heads, head dim: the real head size (8-register path) and others; key counts off the vector width
+        int[][] cases = {{640, 16, 16, 128}, {41, 4, 2, 128}, {5, 4, 2, 6}, {37, 2, 1, 14}, {19, 3, 3, 16}};
+        for (int[] c : cases) {
+            int keys = c[0], heads = c[1], kvHeads = c[2], hd = c[3];
+            int kvDim = kvHeads * hd;
+            int stride = (keys + Attention.BK - 1) / Attention.BK * Attention.BK;
+            float[] q = random(rnd, heads * hd);
+            float[] k = random(rnd, keys * kvDim);
+            float[] v = random(rnd, keys * kvDim);
+            short[] kT16 = new short[kvDim * stride];
+            short[] v16 = new short[keys * kvDim];
+            for (int j = 0; j < keys; j++) {
+                for (int d = 0; d < kvDim; d++) {
+                    kT16[d * stride + j] = Widen.floatToBf16(k[j * kvDim + d]);
+                    v16[j * kvDim + d] = Widen.floatToBf16(v[j * kvDim + d]);
+                    k[j * kvDim + d] = Widen.bf16ToFloat(kT16[d * stride + j]);
+                    v[j * kvDim + d] = Widen.bf16ToFloat(v16[j * kvDim + d]);
+                }
+            }
+            float[] out = new float[heads * hd];
+            float[] ref = new float[heads * hd];
+            Attention.decodeBf16(new Attention.Operand(q, heads * hd, 0), kT16, hd * stride, stride, v16, kvDim,
+                    new Attention.Operand(out, heads * hd, 0), keys, heads, kvHeads, hd, 0.3f);
+            Attention.reference(new Attention.Operand(q, heads * hd, 0), new Attention.Operand(k, kvDim, 0), new Attention.Operand(v, kvDim, 0),
+                    new Attention.Operand(ref, heads * hd, 0), 1, keys, heads, kvHeads, hd, 0.3f, -1, null);
+            for (int i = 0; i < out.length; i++) {
+                assertEquals(ref[i], out[i], 1e-5, java.util.Arrays.toString(c) + " at " + i);
+            }
+        }
+    }
+
     /** Additive score terms go in before the softmax, per (head, query, key). */
     @Test
     void attentionBiasIsAddedBeforeTheSoftmax() {
