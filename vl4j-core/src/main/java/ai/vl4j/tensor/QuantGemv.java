@@ -25,8 +25,10 @@ import jdk.incubator.vector.VectorSpecies;
  *       taken off as 8·Σ x_q (precomputed), and the integer block sums are scaled by d_w·d_x in float. This does
  *       about 0.2 vector operations per weight where widening each nibble to float took 0.4.
  * </ul>
- * Measured on 2 Zen 5 cores, 102400 × 2048 (the lm_head): Q4_0 ≈ 65–69 G weights/s with int8 activations
- * against ≈ 44–46 with the float kernel it replaced; Q8_0 ≈ 35–43; BF16 ≈ 22–28.
+ * Measured on 2 Zen 5 cores, 102400 × 2048 (the lm_head), medians of runs taken side by side: Q4_0 ≈ 61–64 G
+ * weights/s with int8 activations against ≈ 41–50 with the float kernel it replaced (that one also widened each
+ * row's scales into an array first: ≈ 25 % of its time); Q8_0 ≈ 35–43; BF16 ≈ 22–28. Two or more inputs share
+ * each vector of words two at a time (≈ 70 G weight-rows/s at n = 2..4).
  */
 final class QuantGemv {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -38,13 +40,13 @@ final class QuantGemv {
     /** 16-bit words per vector; a Q4_0 block is 8 words (16 bytes), so WORDS / 8 blocks per vector. */
     private static final int WORDS = SS.length();
     private static final int CHUNK_BLOCKS = WORDS / 8;
-    /** F16 scales of LANES blocks (4 vectors of words) per load. */
+    /** F16 scales of LANES blocks per load. */
     private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(LANES * 16));
     /**
-     * After adding word pairs, 4 int lanes belong to each block: for the c-th vector of words under one vector of
-     * scales, lane i takes the scale in lane c·CHUNK_BLOCKS + i / 4 (constants: C2 permutes with a fixed index).
+     * After adding word pairs, 4 int lanes belong to each block: lane i takes the scale of the vector's block i / 4,
+     * i.e. lane c·CHUNK_BLOCKS + i / 4 of a vector of scales that starts c vectors of words earlier.
      */
-    private static final VectorShuffle<Float> CHUNK_0 = VectorShuffle.fromOp(FS, i -> i / 4);
+    private static final VectorShuffle<Float> BLOCK_OF_LANE = VectorShuffle.fromOp(FS, i -> i / 4);
     private static final VectorShuffle<Float> CHUNK_1 = VectorShuffle.fromOp(FS, i -> CHUNK_BLOCKS + i / 4);
     private static final VectorShuffle<Float> CHUNK_2 = VectorShuffle.fromOp(FS, i -> 2 * CHUNK_BLOCKS + i / 4);
     private static final VectorShuffle<Float> CHUNK_3 = VectorShuffle.fromOp(FS, i -> 3 * CHUNK_BLOCKS + i / 4);
@@ -67,6 +69,7 @@ final class QuantGemv {
         float[] scales = new float[0];
         int valuesPerRow;
         int lanesPerRow;
+        final int[] block = new int[BLOCK];   // one block's int8 values while it is laid out
     }
 
     static void multiply(float[] x, int n, int k, QuantizedTensor w, int m, float[] bias, float[] out) {
@@ -90,7 +93,7 @@ final class QuantGemv {
             a.offsets = new int[n * a.lanesPerRow];
             a.scales = new float[n * a.lanesPerRow];
         }
-        int[] q = new int[BLOCK];
+        int[] q = a.block;
         for (int i = 0; i < n; i++) {
             for (int b = 0; b < chunks * CHUNK_BLOCKS; b++) {
                 int from = i * k + b * BLOCK;
@@ -130,8 +133,8 @@ final class QuantGemv {
         }
         int blocks = QuantType.blocks(k);
         float[] d = SCALES.get();
-        if (d.length < blocks) {
-            d = new float[blocks];
+        if (d.length < blocks + 2 * LANES) {
+            d = new float[blocks + 2 * LANES];           // Q4_0 reads whole vectors of scales past the last block
             SCALES.set(d);
         }
         float[] sums = new float[4];
@@ -141,7 +144,7 @@ final class QuantGemv {
                 rowQ8(x, n, k, w, r, d, sums);
                 tail(x, n, k, w, r, d, sums);
             } else {
-                rowQ4(xq, n, k, w, r, sums);       // widens its scales in registers
+                rowQ4(xq, n, k, w, r, d, sums);
             }
             float b = bias == null ? 0f : bias[r];
             for (int i = 0; i < n; i++) {
@@ -231,28 +234,46 @@ final class QuantGemv {
      * row (1 KB at k = 2048) stays in L1 after the first pass. Each kernel keeps its vectors as locals of one
      * method: a vector handed to a helper that C2 does not inline is boxed.
      */
-    private static void rowQ4(Q8Activations xq, int n, int k, QuantizedTensor w, int r, float[] sums) {
+    private static void rowQ4(Q8Activations xq, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums) {
         int blocks = QuantType.blocks(k);
         long qRow = r * w.type().rowBytes(k);
-        long dRow = 2L * r * blocks;
         int i = 0;
+        if (n > 1) {
+            widenScales(w.scales(), 2L * r * blocks, blocks, d);
+        }
         for (; i + 1 < n; i += 2) {
-            dotQ4Pair(w.quants(), qRow, w.scales(), dRow, blocks, xq, i, sums);
+            dotQ4Pair(w.quants(), qRow, blocks, d, xq, i, sums);
         }
         if (i < n) {
-            sums[i] = dotQ4(w.quants(), qRow, w.scales(), dRow, blocks, xq, i);
+            sums[i] = dotQ4(w.quants(), qRow, w.scales(), 2L * r * blocks, blocks, xq, i);
         }
     }
 
-    /*
-     * The scales: LANES F16 values per load, widened in registers as Widen does (magnitude << 13 as float32 times
-     * 2^112, sign or-ed back), exact for every finite F16; scales are checked finite when a checkpoint is read
-     * (QuantizedTensor), so the Inf/NaN patch of Widen is not needed here.
+    /**
+     * A row's F16 scales into d[0, blocks) (zeros after, to a whole vector), LANES per load, widened as Widen
+     * does (magnitude << 13 as float32 times 2^112, sign or-ed back) but inline: exact for every finite F16, and
+     * scales are checked finite when a checkpoint is read ({@link QuantizedTensor#firstNonFiniteScale}).
+     * Calling Widen.toFloat per row cost a quarter of the kernel's time. For the pair kernel (batched decode).
      */
+    private static void widenScales(MemorySegment scales, long at, int blocks, float[] d) {
+        for (int first = 0; first < blocks; first += LANES) {
+            ShortVector h16 = first + LANES <= blocks
+                    ? ShortVector.fromMemorySegment(HALF, scales, at + 2L * first, LE)
+                    : ShortVector.fromMemorySegment(HALF, scales, at + 2L * first, LE, HALF.indexInRange(0, blocks - first));
+            IntVector h = (IntVector) h16.convertShape(VectorOperators.S2I, IS, 0);
+            h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
+                    .reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats()
+                    .intoArray(d, first);
+        }
+        java.util.Arrays.fill(d, blocks, Math.min(d.length, blocks + LANES), 0f);
+    }
 
     /**
      * Σ_blocks d_w·d_x·Σ_j (q_j − 8)·x_q[j] for one row and input i: per vector of words, Σ_s nibbles_s·x_q in
-     * 16-bit lanes, word pairs (same block) added into 32-bit lanes, minus 8·Σ x_q, scaled by d_w·d_x.
+     * 16-bit lanes, word pairs (same block) added into 32-bit lanes, minus 8·Σ x_q, scaled by d_w·d_x. The F16
+     * scales are widened here, LANES at a time, and stay in a register for the 4 vectors of words they cover
+     * (as {@link #widenScales}; measured ≈ 1.3× faster than reading them back from an array as the pair kernel
+     * does, whose extra live vectors made C2 box them when it picked the register).
      */
     private static float dotQ4(MemorySegment q, long qRow, MemorySegment dq, long dRow, int blocks, Q8Activations xq, int i) {
         short[] xv = xq.values;
@@ -288,16 +309,16 @@ final class QuantGemv {
                 IntVector sum = pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .add(pairs.lanewise(VectorOperators.ASHR, 16))
                         .sub(IntVector.fromArray(IS, xo, lb));
-                FloatVector blockScales = c == 0 ? dw.rearrange(CHUNK_0) : c == 1 ? dw.rearrange(CHUNK_1) : c == 2 ? dw.rearrange(CHUNK_2) : dw.rearrange(CHUNK_3);
-                FloatVector scale = blockScales.mul(FloatVector.fromArray(FS, xs, lb));
-                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(scale, acc);
+                FloatVector blockScales = c == 0 ? dw.rearrange(BLOCK_OF_LANE) : c == 1 ? dw.rearrange(CHUNK_1)
+                        : c == 2 ? dw.rearrange(CHUNK_2) : dw.rearrange(CHUNK_3);
+                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(blockScales.mul(FloatVector.fromArray(FS, xs, lb)), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** {@link #dotQ4} for inputs i and i + 1 at once, into sums[i] and sums[i + 1]. */
-    private static void dotQ4Pair(MemorySegment q, long qRow, MemorySegment dq, long dRow, int blocks, Q8Activations xq, int i, float[] sums) {
+    /** {@link #dotQ4} for inputs i and i + 1 at once (one nibble extraction), into sums[i] and sums[i + 1]. */
+    private static void dotQ4Pair(MemorySegment q, long qRow, int blocks, float[] d, Q8Activations xq, int i, float[] sums) {
         short[] xv = xq.values;
         int[] xo = xq.offsets;
         float[] xs = xq.scales;
@@ -307,45 +328,32 @@ final class QuantGemv {
         int l1 = l0 + xq.lanesPerRow;
         FloatVector acc0 = FloatVector.zero(FS);
         FloatVector acc1 = acc0;
-        for (int first = 0; first < blocks; first += LANES) {
-            long dAt = dRow + 2L * first;
-            ShortVector h16 = first + LANES <= blocks
-                    ? ShortVector.fromMemorySegment(HALF, dq, dAt, LE)
-                    : ShortVector.fromMemorySegment(HALF, dq, dAt, LE, HALF.indexInRange(0, blocks - first));
-            IntVector h = (IntVector) h16.convertShape(VectorOperators.S2I, IS, 0);
-            FloatVector dws = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                    .reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            for (int c = 0; c < 4; c++) {
-                int blk = first + c * CHUNK_BLOCKS;
-                if (blk >= blocks) {
-                    break;
-                }
-                long at = qRow + blk * 16L;
-                ShortVector words = blk + CHUNK_BLOCKS <= blocks
-                        ? ShortVector.fromMemorySegment(SS, q, at, LE)
-                        : ShortVector.fromMemorySegment(SS, q, at, LE, SS.indexInRange(0, (blocks - blk) * 8));
-                ShortVector n0 = words.and((short) 0xF);
-                ShortVector n1 = words.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-                ShortVector n2 = words.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
-                ShortVector n3 = words.lanewise(VectorOperators.LSHR, 12);
-                FloatVector dw = c == 0 ? dws.rearrange(CHUNK_0) : c == 1 ? dws.rearrange(CHUNK_1) : c == 2 ? dws.rearrange(CHUNK_2) : dws.rearrange(CHUNK_3);
-                int xb = x0 + blk * BLOCK;
-                int lb = l0 + blk * 4;
-                ShortVector p = n0.mul(ShortVector.fromArray(SS, xv, xb)).add(n1.mul(ShortVector.fromArray(SS, xv, xb + WORDS)))
-                        .add(n2.mul(ShortVector.fromArray(SS, xv, xb + 2 * WORDS))).add(n3.mul(ShortVector.fromArray(SS, xv, xb + 3 * WORDS)));
-                IntVector pairs = p.reinterpretAsInts();
-                IntVector sum = pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(pairs.lanewise(VectorOperators.ASHR, 16)).sub(IntVector.fromArray(IS, xo, lb));
-                acc0 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, lb)), acc0);
-                xb = x1 + blk * BLOCK;
-                lb = l1 + blk * 4;
-                p = n0.mul(ShortVector.fromArray(SS, xv, xb)).add(n1.mul(ShortVector.fromArray(SS, xv, xb + WORDS)))
-                        .add(n2.mul(ShortVector.fromArray(SS, xv, xb + 2 * WORDS))).add(n3.mul(ShortVector.fromArray(SS, xv, xb + 3 * WORDS)));
-                pairs = p.reinterpretAsInts();
-                sum = pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
-                        .add(pairs.lanewise(VectorOperators.ASHR, 16)).sub(IntVector.fromArray(IS, xo, lb));
-                acc1 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, lb)), acc1);
-            }
+        for (int blk = 0; blk < blocks; blk += CHUNK_BLOCKS) {
+            long at = qRow + blk * 16L;
+            ShortVector words = blk + CHUNK_BLOCKS <= blocks
+                    ? ShortVector.fromMemorySegment(SS, q, at, LE)
+                    : ShortVector.fromMemorySegment(SS, q, at, LE, SS.indexInRange(0, (blocks - blk) * 8));
+            ShortVector n0 = words.and((short) 0xF);
+            ShortVector n1 = words.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+            ShortVector n2 = words.lanewise(VectorOperators.LSHR, 8).and((short) 0xF);
+            ShortVector n3 = words.lanewise(VectorOperators.LSHR, 12);
+            FloatVector dw = FloatVector.fromArray(FS, d, blk).rearrange(BLOCK_OF_LANE);
+            int xb = x0 + blk * BLOCK;
+            int lb = l0 + blk * 4;
+            ShortVector p = n0.mul(ShortVector.fromArray(SS, xv, xb)).add(n1.mul(ShortVector.fromArray(SS, xv, xb + WORDS)))
+                    .add(n2.mul(ShortVector.fromArray(SS, xv, xb + 2 * WORDS))).add(n3.mul(ShortVector.fromArray(SS, xv, xb + 3 * WORDS)));
+            IntVector pairs = p.reinterpretAsInts();
+            IntVector sum = pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairs.lanewise(VectorOperators.ASHR, 16)).sub(IntVector.fromArray(IS, xo, lb));
+            acc0 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, lb)), acc0);
+            xb = x1 + blk * BLOCK;
+            lb = l1 + blk * 4;
+            p = n0.mul(ShortVector.fromArray(SS, xv, xb)).add(n1.mul(ShortVector.fromArray(SS, xv, xb + WORDS)))
+                    .add(n2.mul(ShortVector.fromArray(SS, xv, xb + 2 * WORDS))).add(n3.mul(ShortVector.fromArray(SS, xv, xb + 3 * WORDS)));
+            pairs = p.reinterpretAsInts();
+            sum = pairs.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                    .add(pairs.lanewise(VectorOperators.ASHR, 16)).sub(IntVector.fromArray(IS, xo, lb));
+            acc1 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, lb)), acc1);
         }
         sums[i] = acc0.reduceLanes(VectorOperators.ADD);
         sums[i + 1] = acc1.reduceLanes(VectorOperators.ADD);

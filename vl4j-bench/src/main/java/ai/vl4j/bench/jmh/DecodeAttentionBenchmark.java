@@ -1,6 +1,7 @@
 package ai.vl4j.bench.jmh;
 
 import ai.vl4j.tensor.Attention;
+import ai.vl4j.tensor.Widen;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -19,8 +20,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * One decode step of attention over a KV cache (the 1.3B model's layer: 16 heads of 128): one query row per
  * head against `keys` cached positions, Kᵀ per head and values as rows, as {@code KvCache} stores them. The
- * step reads 2·keys·2048 floats, so bytes / time is the cache-read bandwidth it reaches. {@code layers} copies of
- * the cache are visited in turn so that, like the model's 24 layers, they do not all stay in the CPU caches.
+ * step reads 2·keys·2048 values (4 bytes each in a float32 cache, 2 in a bfloat16 one: {@code kv}), so bytes /
+ * time is the cache-read bandwidth it reaches. {@code layers} copies of the cache are visited in turn so that,
+ * like the model's 24 layers, they do not all stay in the CPU caches.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -36,8 +38,13 @@ public class DecodeAttentionBenchmark {
     @Param({"640", "2048"})
     public int keys;
 
+    @Param({"f32", "bf16"})
+    public String kv;
+
     private float[][] keysT;
     private float[][] values;
+    private short[][] keysT16;
+    private short[][] values16;
     private float[] query;
     private float[] out;
     private int stride;
@@ -62,6 +69,24 @@ public class DecodeAttentionBenchmark {
         for (int i = 0; i < query.length; i++) {
             query[i] = (float) rnd.nextGaussian();
         }
+        if (kv.equals("bf16")) {
+            keysT16 = new short[LAYERS][];
+            values16 = new short[LAYERS][];
+            for (int l = 0; l < LAYERS; l++) {
+                keysT16[l] = toBf16(keysT[l]);
+                values16[l] = toBf16(values[l]);
+            }
+            keysT = null;
+            values = null;
+        }
+    }
+
+    private static short[] toBf16(float[] v) {
+        short[] s = new short[v.length];
+        for (int i = 0; i < v.length; i++) {
+            s[i] = Widen.floatToBf16(v[i]);
+        }
+        return s;
     }
 
     /** One layer's step; successive calls walk the layers. */
@@ -69,6 +94,11 @@ public class DecodeAttentionBenchmark {
     public float[] step() {
         int l = layer;
         layer = (layer + 1) % LAYERS;
+        if (keysT16 != null) {
+            Attention.decodeBf16(new Attention.Operand(query, HEADS * HD, 0), keysT16[l], HD * stride, stride, values16[l], HEADS * HD,
+                    new Attention.Operand(out, HEADS * HD, 0), keys, HEADS, HEADS, HD, (float) (1 / Math.sqrt(HD)));
+            return out;
+        }
         Attention.multiHead(new Attention.Operand(query, HEADS * HD, 0), new Attention.KeysT(keysT[l], HD * stride, stride),
                 new Attention.Operand(values[l], HEADS * HD, 0), new Attention.Operand(out, HEADS * HD, 0),
                 1, keys, HEADS, HEADS, HD, (float) (1 / Math.sqrt(HD)), keys - 1, null);
