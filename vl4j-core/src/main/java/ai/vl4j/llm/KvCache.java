@@ -63,18 +63,14 @@ public final class KvCache {
         if (prefix < 0 || prefix > from.length || prefix > capacity) {
             throw new IllegalArgumentException("prefix " + prefix + " outside 0.." + Math.min(from.length, capacity));
         }
-        int hd = cfg.headDim();
         int kvDim = cfg.kvDim();
         Object[] fromKeys = from.keysT != null ? from.keysT : from.keysT16;
         Object[] fromValues = from.values != null ? from.values : from.values16;
         Object[] toKeys = keysT != null ? keysT : keysT16;
         Object[] toValues = values != null ? values : values16;
         for (int layer = 0; layer < toKeys.length; layer++) {
-            for (int row = 0; row < kvDim; row++) {   // (kv head, dimension) rows of Kᵀ: positions are contiguous
-                int g = row / hd;
-                int d = row % hd;
-                System.arraycopy(fromKeys[layer], g * hd * from.stride + d * from.stride,
-                        toKeys[layer], g * hd * stride + d * stride, prefix);
+            for (int row = 0; row < kvDim; row++) {   // rows of Kᵀ, one per (kv head, dimension): positions contiguous
+                System.arraycopy(fromKeys[layer], row * from.stride, toKeys[layer], row * stride, prefix);
             }
             System.arraycopy(fromValues[layer], 0, toValues[layer], 0, prefix * kvDim);
         }
@@ -113,12 +109,15 @@ public final class KvCache {
         return bytes;
     }
 
-    /** Stores position pos of a layer: k and v [kvDim] from their arrays at kOff and vOff (rounded if BF16). */
-    void put(int layer, int pos, float[] k, int kOff, float[] v, int vOff, int kvDim, int hd) {
+    /**
+     * Stores position pos of a layer: k and v [kvDim] from their arrays at kOff and vOff (rounded if BF16). Key
+     * element c = (kv head g, dimension d) goes to row c = g·headDim + d of Kᵀ, at column pos.
+     */
+    void put(int layer, int pos, float[] k, int kOff, float[] v, int vOff, int kvDim) {
         if (keysT != null) {
             float[] kT = keysT[layer];
             for (int c = 0; c < kvDim; c++) {
-                kT[(c / hd) * hd * stride + (c % hd) * stride + pos] = k[kOff + c];
+                kT[c * stride + pos] = k[kOff + c];
             }
             System.arraycopy(v, vOff, values[layer], pos * kvDim, kvDim);
             return;
@@ -126,7 +125,7 @@ public final class KvCache {
         short[] kT = keysT16[layer];
         short[] vs = values16[layer];
         for (int c = 0; c < kvDim; c++) {
-            kT[(c / hd) * hd * stride + (c % hd) * stride + pos] = Widen.floatToBf16(k[kOff + c]);
+            kT[c * stride + pos] = Widen.floatToBf16(k[kOff + c]);
             vs[pos * kvDim + c] = Widen.floatToBf16(v[vOff + c]);
         }
     }

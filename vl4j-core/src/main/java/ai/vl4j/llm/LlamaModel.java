@@ -259,7 +259,7 @@ public final class LlamaModel {
                 rope.apply(s.q, t, h, pos);
                 rope.apply(s.k, t, kvDim, pos);
                 // append to the cache: keys transposed per kv head (positions contiguous), values as rows
-                cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim, kvDim, hd);
+                cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim, kvDim);
             }
             if (caches.length == 1 && n > 1) {
                 KvCache cache = caches[0];

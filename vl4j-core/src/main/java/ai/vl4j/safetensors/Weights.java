@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,7 +53,7 @@ public final class Weights implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
-            Map<String, Map<String, String>> metadata = new java.util.HashMap<>();
+            Map<String, Map<String, String>> metadata = new HashMap<>();
             Path index = folder.resolve(INDEX_FILE);
             if (Files.isRegularFile(index)) {
                 readSharded(folder, index, arena, tensors, metadata, progress);
