@@ -5,13 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import ai.vl4j.Fixtures;
 import ai.vl4j.generate.Sampler;
+import ai.vl4j.tensor.DType;
 import ai.vl4j.vlm.DeepSeekVl;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** One batched decode step equals the sequences' own steps, whatever their lengths. */
+/** One batched decode step equals the sequences' own steps, whatever their lengths, with either cache precision. */
 class BatchedDecodeTest {
-    @Test
-    void batchedStepsEqualSingleSteps() {
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16"})
+    void batchedStepsEqualSingleSteps(DType kv) {
         try (DeepSeekVl vl = DeepSeekVl.load(Fixtures.TINY_13B_MODEL)) {
             LlamaModel llm = vl.languageModel();
             int h = llm.config().hiddenSize();
@@ -22,8 +25,8 @@ class BatchedDecodeTest {
             int[] next = new int[b];
             for (int i = 0; i < b; i++) {
                 int[] ids = vl.tokenizer().encode(prompts[i], true);
-                single[i] = new KvCache(llm.config(), ids.length + 8);
-                batched[i] = new KvCache(llm.config(), ids.length + 8);
+                single[i] = new KvCache(llm.config(), ids.length + 8, kv);
+                batched[i] = new KvCache(llm.config(), ids.length + 8, kv);
                 float[] logits = llm.logits(llm.forward(llm.embed(ids), ids.length, single[i]), ids.length - 1);
                 llm.forward(llm.embed(ids), ids.length, batched[i]);
                 next[i] = Sampler.argmax(logits);
