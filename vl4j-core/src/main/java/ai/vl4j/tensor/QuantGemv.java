@@ -98,6 +98,12 @@ final class QuantGemv {
             for (int b = 0; b < chunks * CHUNK_BLOCKS; b++) {
                 int from = i * k + b * BLOCK;
                 int len = Math.max(0, Math.min(BLOCK, k - b * BLOCK));      // 0 for padding blocks
+                int chunk = i * a.valuesPerRow + (b / CHUNK_BLOCKS) * CHUNK_BLOCKS * BLOCK + 8 * (b % CHUNK_BLOCKS);
+                int lanes = i * a.lanesPerRow + 4 * b;
+                if (len == BLOCK && LANES == 16) {
+                    quantizeBlock(x, from, a, chunk, lanes);
+                    continue;
+                }
                 float amax = 0f;
                 for (int j = 0; j < len; j++) {
                     amax = Math.max(amax, Math.abs(x[from + j]));
@@ -108,7 +114,6 @@ final class QuantGemv {
                     float v = j < len ? x[from + j] * id : 0f;
                     q[j] = v >= 0 ? Math.round(v) : -Math.round(-v);     // half away from zero, as GGML's roundf
                 }
-                int chunk = i * a.valuesPerRow + (b / CHUNK_BLOCKS) * CHUNK_BLOCKS * BLOCK + 8 * (b % CHUNK_BLOCKS);
                 for (int j = 0; j < BLOCK; j++) {
                     a.values[chunk + (j / 8) * WORDS + j % 8] = (short) q[j];
                 }
@@ -117,13 +122,39 @@ final class QuantGemv {
                     for (int s = 0; s < 4; s++) {
                         sum += q[8 * s + 2 * lane] + q[8 * s + 2 * lane + 1];
                     }
-                    int at = i * a.lanesPerRow + 4 * b + lane;
-                    a.offsets[at] = 8 * sum;
-                    a.scales[at] = dx;
+                    a.offsets[lanes + lane] = 8 * sum;
+                    a.scales[lanes + lane] = dx;
                 }
             }
         }
         return a;
+    }
+
+    /**
+     * {@link #prepare} for one whole block with vectors: the same values as its scalar loop. Rounding half away
+     * from zero is sign·(int)(|v| + 0.5), except below 0.5, where the float sum can round up to 1 (0.49999997 +
+     * 0.5 = 1.0 in float): those are 0, as Math.round gives.
+     */
+    private static void quantizeBlock(float[] x, int from, Q8Activations a, int chunk, int lanes) {
+        float amax = FloatVector.fromArray(FloatVector.SPECIES_512, x, from).abs()
+                .max(FloatVector.fromArray(FloatVector.SPECIES_512, x, from + 16).abs()).reduceLanes(VectorOperators.MAX);
+        float dx = amax / 127f;
+        float id = dx != 0f ? 1f / dx : 0f;
+        IntVector total = IntVector.zero(IntVector.SPECIES_256);
+        for (int s = 0; s < 4; s++) {                  // values 8s .. 8s+7: eight words' nibble s
+            FloatVector v = FloatVector.fromArray(FloatVector.SPECIES_256, x, from + 8 * s).mul(id);
+            FloatVector mag = v.abs();
+            IntVector r = ((IntVector) mag.add(0.5f).convert(VectorOperators.F2I, 0))
+                    .blend(0, mag.compare(VectorOperators.LT, 0.5f).cast(IntVector.SPECIES_256));
+            r = r.blend(r.neg(), v.compare(VectorOperators.LT, 0f).cast(IntVector.SPECIES_256));
+            r.convertShape(VectorOperators.I2S, ShortVector.SPECIES_128, 0).reinterpretAsShorts()
+                    .intoArray(a.values, chunk + s * WORDS);
+            total = total.add(r);
+        }
+        for (int lane = 0; lane < 4; lane++) {          // 32-bit lane = words 2·lane and 2·lane+1
+            a.offsets[lanes + lane] = 8 * (total.lane(2 * lane) + total.lane(2 * lane + 1));
+            a.scales[lanes + lane] = dx;
+        }
     }
 
     /** Output rows [lo, hi) of {@link #multiply}; xq from {@link #prepare} with the same x. */

@@ -148,6 +148,56 @@ class QuantizationTest {
         return total;
     }
 
+    /** The int8 inputs of the Q4_0 kernel: per block dx = max|x|/127, values rounded half away from zero, exactly. */
+    @org.junit.jupiter.api.Test
+    void q4InputsAreRoundedHalfAwayFromZero() {
+        int k = 32 * 5 + 7;                                // four whole blocks (vector path), one, a partial one
+        float[] x = new float[2 * k];
+        Random rnd = new Random(6);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextGaussian() * 3;
+        }
+        float[] ties = {127f, 0.49999997f, 0.5f, -0.5f, -0.49999997f, 1.4999999f, 1.5f, 2.5f, -2.5f, 126.5f, -126.49999f, 0f, -0f};
+        System.arraycopy(ties, 0, x, 32, ties.length);     // block 1: amax 127, so the values are used as they are
+        QuantGemv.Q8Activations a = QuantGemv.prepare(x, 2, k, QuantType.Q4_0);
+        int words = 2 * jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        int chunkBlocks = words / 8;
+        for (int i = 0; i < 2; i++) {
+            for (int b = 0; b * 32 < k; b++) {
+                int len = Math.min(32, k - b * 32);
+                float amax = 0f;
+                for (int j = 0; j < len; j++) {
+                    amax = Math.max(amax, Math.abs(x[i * k + b * 32 + j]));
+                }
+                float dx = amax / 127f;
+                int[] q = new int[32];
+                for (int j = 0; j < len; j++) {
+                    float v = x[i * k + b * 32 + j] * (1f / dx);
+                    q[j] = v >= 0 ? Math.round(v) : -Math.round(-v);
+                }
+                int chunk = i * a.valuesPerRow + (b / chunkBlocks) * chunkBlocks * 32 + 8 * (b % chunkBlocks);
+                for (int j = 0; j < 32; j++) {
+                    assertEquals(q[j], a.values[chunk + (j / 8) * words + j % 8], "row " + i + " block " + b + " value " + j);
+                }
+                for (int lane = 0; lane < 4; lane++) {
+                    int sum = 0;
+                    for (int s = 0; s < 4; s++) {
+                        sum += q[8 * s + 2 * lane] + q[8 * s + 2 * lane + 1];
+                    }
+                    assertEquals(8 * sum, a.offsets[i * a.lanesPerRow + 4 * b + lane]);
+                    assertEquals(dx, a.scales[i * a.lanesPerRow + 4 * b + lane]);
+                }
+            }
+        }
+        int at = (1 / chunkBlocks) * chunkBlocks * 32 + 8 * (1 % chunkBlocks);    // block 1 of row 0: the ties
+        assertEquals(0, a.values[at + 1]);                 // 0.49999997 → 0 (a float sum with 0.5 would give 1)
+        assertEquals(1, a.values[at + 2]);
+        assertEquals(-1, a.values[at + 3]);
+        assertEquals(2, a.values[at + 6]);                 // 1.5 → 2; 2.5 → 3; −2.5 → −3
+        assertEquals(3, a.values[at + 7]);
+        assertEquals(-3, a.values[at + words]);
+    }
+
     @org.junit.jupiter.api.Test
     void q4NibbleOrderAndGgmlFilesReordered() {
         float[] v = new float[2 * 40];
