@@ -135,17 +135,10 @@ public final class KvCache {
      * values [keys][kvDim]), for prefill's blocked attention kernel.
      */
     void widen(int layer, int keys, int kvDim, float[] kT, float[] v) {
-        short[] k16 = keysT16[layer];
         for (int row = 0; row < kvDim; row++) {
-            int at = row * stride;
-            for (int j = 0; j < keys; j++) {
-                kT[at + j] = Widen.bf16ToFloat(k16[at + j]);
-            }
+            Widen.bf16ToFloat(keysT16[layer], row * stride, kT, row * stride, keys);
         }
-        short[] v16 = values16[layer];
-        for (int i = 0; i < keys * kvDim; i++) {
-            v[i] = Widen.bf16ToFloat(v16[i]);
-        }
+        Widen.bf16ToFloat(values16[layer], 0, v, 0, keys * kvDim);
     }
 
     void advance(int n) {

@@ -94,6 +94,19 @@ public final class Widen {
         }
     }
 
+    /** Widens n bfloat16 values of src (raw bits) from srcOff into dst[dstOff ..]. */
+    public static void bf16ToFloat(short[] src, int srcOff, float[] dst, int dstOff, int n) {
+        int lanes = FS.length();
+        int i = 0;
+        for (; i <= n - lanes; i += lanes) {
+            ((IntVector) ShortVector.fromArray(SS, src, srcOff + i).convertShape(VectorOperators.S2I, IS, 0))
+                    .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dstOff + i] = bf16ToFloat(src[srcOff + i]);
+        }
+    }
+
     /** FS.length() BF16 values at byteOffset, widened. */
     static FloatVector bf16Vector(MemorySegment seg, long byteOffset) {
         ShortVector s = ShortVector.fromMemorySegment(SS, seg, byteOffset, ByteOrder.LITTLE_ENDIAN);

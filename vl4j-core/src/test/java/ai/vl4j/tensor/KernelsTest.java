@@ -90,6 +90,25 @@ class KernelsTest {
         }
     }
 
+    /** Widening an array of bfloat16 bits (vector body, scalar tail, offsets) equals one value at a time. */
+    @Test
+    void bf16ArraysWidenExactly() {
+        Random rnd = new Random(8);
+        short[] bits = new short[100];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = Widen.floatToBf16((float) rnd.nextGaussian() * 1e3f);
+        }
+        bits[5] = (short) 0x8000;                          // -0
+        bits[6] = (short) 0x7f80;                          // +Inf
+        float[] out = new float[110];
+        Widen.bf16ToFloat(bits, 3, out, 7, 91);
+        for (int i = 0; i < 91; i++) {
+            assertEquals(Float.floatToRawIntBits(Widen.bf16ToFloat(bits[3 + i])), Float.floatToRawIntBits(out[7 + i]), "value " + i);
+        }
+        assertEquals(0f, out[6]);
+        assertEquals(0f, out[98]);
+    }
+
     /** Decode over a bfloat16 cache equals the reference over the same keys and values rounded to bfloat16. */
     @Test
     void bf16CacheDecodeMatchesReferenceOnRoundedValues() {
