@@ -114,23 +114,33 @@ class QuantizationTest {
         for (int i = 0; i < n; i++) {
             for (int r = 0; r < m; r++) {
                 double s = bias[r];
+                int[] q = new int[32];
                 for (int b = 0; b * 32 < k; b++) {
                     int len = Math.min(32, k - b * 32);
-                    float amax = 0f;
-                    for (int j = 0; j < len; j++) {
-                        amax = Math.max(amax, Math.abs(x[i * k + b * 32 + j]));
-                    }
-                    float dx = amax / 127f;
+                    float dx = int8Block(x, i * k + b * 32, len, q);
                     long dot = 0;
                     for (int j = 0; j < len; j++) {
-                        float v = dx == 0 ? 0 : x[i * k + b * 32 + j] * (1f / dx);
-                        dot += (long) w.value(r, b, j) * (v >= 0 ? Math.round(v) : -Math.round(-v));
+                        dot += (long) w.value(r, b, j) * q[j];
                     }
                     s += (double) dot * w.scale(r, b) * dx;
                 }
                 out[i * m + r] = (float) s;
             }
         }
+    }
+
+    /** GGML's Q8_0 rounding of one block of inputs: q[j] = x/dx rounded half away from zero, dx = max|x|/127 (returned). */
+    private static float int8Block(float[] x, int from, int len, int[] q) {
+        float amax = 0f;
+        for (int j = 0; j < len; j++) {
+            amax = Math.max(amax, Math.abs(x[from + j]));
+        }
+        float dx = amax / 127f;
+        for (int j = 0; j < len; j++) {
+            float v = dx == 0 ? 0 : x[from + j] * (1f / dx);
+            q[j] = v >= 0 ? Math.round(v) : -Math.round(-v);
+        }
+        return dx;
     }
 
     /** Σ over a row of |w|·dx/2: how far rounding the activations to int8 can move one output. */
@@ -164,17 +174,8 @@ class QuantizationTest {
         int chunkBlocks = words / 8;
         for (int i = 0; i < 2; i++) {
             for (int b = 0; b * 32 < k; b++) {
-                int len = Math.min(32, k - b * 32);
-                float amax = 0f;
-                for (int j = 0; j < len; j++) {
-                    amax = Math.max(amax, Math.abs(x[i * k + b * 32 + j]));
-                }
-                float dx = amax / 127f;
                 int[] q = new int[32];
-                for (int j = 0; j < len; j++) {
-                    float v = x[i * k + b * 32 + j] * (1f / dx);
-                    q[j] = v >= 0 ? Math.round(v) : -Math.round(-v);
-                }
+                float dx = int8Block(x, i * k + b * 32, Math.min(32, k - b * 32), q);
                 int chunk = i * a.valuesPerRow + (b / chunkBlocks) * chunkBlocks * 32 + 8 * (b % chunkBlocks);
                 for (int j = 0; j < 32; j++) {
                     assertEquals(q[j], a.values[chunk + (j / 8) * words + j % 8], "row " + i + " block " + b + " value " + j);
