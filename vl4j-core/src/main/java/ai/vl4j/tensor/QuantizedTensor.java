@@ -111,16 +111,21 @@ public final class QuantizedTensor implements WeightMatrix {
         for (int j = 0; j < QuantType.BLOCK; j++) {
             v[j] = Math.min(15, (int) (x[off + j] * id + 8.5f));
         }
-        for (int w = 0; w < 8; w++) {                      // see QuantType: word w holds q[w], q[w+8], q[w+16], q[w+24]
+        putQ4(q, qOff, v);
+        return d;
+    }
+
+    /** One block's 32 values (0..15) at qOff in vl4j's order: word w holds q[w], q[w+8], q[w+16], q[w+24]. */
+    private static void putQ4(MemorySegment q, long qOff, int[] v) {
+        for (int w = 0; w < 8; w++) {
             q.set(ValueLayout.JAVA_BYTE, qOff + 2 * w, (byte) (v[w] | v[w + 8] << 4));
             q.set(ValueLayout.JAVA_BYTE, qOff + 2 * w + 1, (byte) (v[w + 16] | v[w + 24] << 4));
         }
-        return d;
     }
 
     /**
      * A Q4_0 matrix whose blocks are in GGML's nibble order (byte j: q[j] low, q[j+16] high), as vl4j wrote them
-     * before version 2 of its layout: copied into the arena in vl4j's order (see {@link QuantType}).
+     * before the {@link #Q4_ORDER_KEY} metadata: copied into the arena in vl4j's order (see {@link QuantType}).
      */
     public static QuantizedTensor fromGgmlQ4(String name, int rows, int cols, MemorySegment ggml, MemorySegment scales, Arena arena) {
         long bytes = rows * QuantType.Q4_0.rowBytes(cols);
@@ -130,12 +135,12 @@ public final class QuantizedTensor implements WeightMatrix {
         MemorySegment q = arena.allocate(bytes, 64);
         long blocks = bytes / 16;
         Parallel.forRange(0, (int) ((blocks + 4095) / 4096), 1, (lo, hi) -> {
+            int[] v = new int[QuantType.BLOCK];
             for (long b = lo * 4096L; b < Math.min(blocks, hi * 4096L); b++) {
-                long o = b * 16;
-                for (int w = 0; w < 8; w++) {
-                    q.set(ValueLayout.JAVA_BYTE, o + 2 * w, (byte) (ggmlNibble(ggml, o, w) | ggmlNibble(ggml, o, w + 8) << 4));
-                    q.set(ValueLayout.JAVA_BYTE, o + 2 * w + 1, (byte) (ggmlNibble(ggml, o, w + 16) | ggmlNibble(ggml, o, w + 24) << 4));
+                for (int j = 0; j < QuantType.BLOCK; j++) {
+                    v[j] = ggmlNibble(ggml, b * 16, j);
                 }
+                putQ4(q, b * 16, v);
             }
         });
         return new QuantizedTensor(name, QuantType.Q4_0, rows, cols, q, scales);
