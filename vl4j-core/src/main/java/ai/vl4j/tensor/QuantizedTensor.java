@@ -66,13 +66,14 @@ public final class QuantizedTensor implements WeightMatrix {
         MemorySegment d = arena.allocate(2L * rows * blocks, 2);
         Parallel.forRange(0, rows, 64, (lo, hi) -> {
             float[] row = new float[blocks * QuantType.BLOCK];
+            int[] values = new int[QuantType.BLOCK];
             for (int r = lo; r < hi; r++) {
                 java.util.Arrays.fill(row, 0f);
                 dense.rowToFloat(r, 0, cols, row, 0);
                 for (int b = 0; b < blocks; b++) {
                     long qOff = r * type.rowBytes(cols) + (long) b * type.blockBytes();
                     float scale = type == QuantType.Q8_0 ? q8Block(row, b * QuantType.BLOCK, q, qOff)
-                            : q4Block(row, b * QuantType.BLOCK, q, qOff);
+                            : q4Block(row, b * QuantType.BLOCK, q, qOff, values);
                     d.set(F16, 2L * ((long) r * blocks + b), Float.floatToFloat16(scale));
                 }
             }
@@ -96,7 +97,7 @@ public final class QuantizedTensor implements WeightMatrix {
     }
 
     /** quantize_row_q4_0: d = (value of largest magnitude)/−8, q = min(15, (int)(x/d + 8.5)); nibbles in vl4j's order. */
-    private static float q4Block(float[] x, int off, MemorySegment q, long qOff) {
+    private static float q4Block(float[] x, int off, MemorySegment q, long qOff, int[] v) {
         float amax = 0f;
         float max = 0f;
         for (int j = 0; j < QuantType.BLOCK; j++) {
@@ -107,7 +108,6 @@ public final class QuantizedTensor implements WeightMatrix {
         }
         float d = max / -8f;
         float id = d != 0f ? 1f / d : 0f;
-        int[] v = new int[QuantType.BLOCK];
         for (int j = 0; j < QuantType.BLOCK; j++) {
             v[j] = Math.min(15, (int) (x[off + j] * id + 8.5f));
         }
