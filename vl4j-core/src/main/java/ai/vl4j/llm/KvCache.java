@@ -5,10 +5,11 @@ import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Widen;
 
 /**
- * Keys and values of every layer for the positions seen so far, float32 or bfloat16. Keys are kept transposed
- * per kv head, [kvHead][headDim][stride] with positions contiguous, so attention reads them as vectors along
- * positions without packing; values are rows, [stride][kvDim]. One cache serves one sequence; it is sized when
- * the sequence starts (prompt + tokens to generate), the stride rounded up to the attention kernel's key block.
+ * Keys and values of every layer for the positions seen so far, float32 or bfloat16, each kv head's in one
+ * contiguous run, laid out in the order attention reads them: keys transposed in tiles of {@link Attention#BK}
+ * positions ({@link Attention.KeysT}: per tile, headDim rows of BK), values as rows of headDim per position.
+ * Per layer: keys [kvHead][stride / BK][headDim][BK], values [kvHead][stride][headDim]. One cache serves one
+ * sequence; it is sized when the sequence starts (prompt + tokens to generate), the stride rounded up to BK.
  * <p>
  * BF16 (opt-in, {@code --kv-cache bf16}) halves the cache's memory and the bytes each decode step reads from it
  * (at 640 positions of the 1.3B model, 250 → 125 MB a token), at the precision the official model computes its
@@ -17,11 +18,13 @@ import ai.vl4j.tensor.Widen;
  */
 public final class KvCache {
     final DType precision;   // F32 or BF16
-    final float[][] keysT;   // F32: [layer][kvHead · headDim · stride + d · stride + position]
-    final float[][] values;  // F32: [layer][position · kvDim]
+    final float[][] keysT;   // F32: [layer][tiled Kᵀ, see the class comment]
+    final float[][] values;  // F32: [layer][kvHead · stride · headDim + position · headDim + c]
     final short[][] keysT16;   // BF16: the same layouts
     final short[][] values16;
-    final int stride;        // positions per key row: capacity rounded up to Attention.BK
+    final int stride;        // positions per kv head: capacity rounded up to Attention.BK
+    final int headDim;
+    final int kvHeads;
     private final int capacity;
     private int length;
     private LlamaModel.Scratch decodeScratch;   // reused by every one-token step of this sequence
@@ -40,13 +43,15 @@ public final class KvCache {
         if (capacity < 1 || capacity > cfg.maxPositions()) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + cfg.maxPositions());
         }
-        this.stride = (capacity + Attention.BK - 1) / Attention.BK * Attention.BK;
+        this.stride = wholeTiles(capacity);
         long floats = (long) stride * cfg.kvDim();
         if (floats > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("KV cache of " + capacity + " positions is too large for one layer buffer");
         }
         this.capacity = capacity;
         this.precision = precision;
+        this.headDim = cfg.headDim();
+        this.kvHeads = cfg.numKvHeads();
         boolean wide = precision == DType.F32;
         this.keysT = wide ? new float[cfg.numLayers()][(int) floats] : null;
         this.values = wide ? new float[cfg.numLayers()][(int) floats] : null;
@@ -63,18 +68,38 @@ public final class KvCache {
         if (prefix < 0 || prefix > from.length || prefix > capacity) {
             throw new IllegalArgumentException("prefix " + prefix + " outside 0.." + Math.min(from.length, capacity));
         }
-        int kvDim = cfg.kvDim();
         Object[] fromKeys = from.keysT != null ? from.keysT : from.keysT16;
         Object[] fromValues = from.values != null ? from.values : from.values16;
         Object[] toKeys = keysT != null ? keysT : keysT16;
         Object[] toValues = values != null ? values : values16;
+        int keyRun = wholeTiles(prefix) * headDim;   // ≤ this stride: prefix ≤ capacity
         for (int layer = 0; layer < toKeys.length; layer++) {
-            for (int row = 0; row < kvDim; row++) {   // rows of Kᵀ, one per (kv head, dimension): positions contiguous
-                System.arraycopy(fromKeys[layer], row * from.stride, toKeys[layer], row * stride, prefix);
+            for (int g = 0; g < kvHeads; g++) {
+                System.arraycopy(fromKeys[layer], g * from.headStride(), toKeys[layer], g * headStride(), keyRun);
+                System.arraycopy(fromValues[layer], g * from.headStride(), toValues[layer], g * headStride(), prefix * headDim);
             }
-            System.arraycopy(fromValues[layer], 0, toValues[layer], 0, prefix * kvDim);
         }
         length = prefix;
+    }
+
+    /** Positions rounded up to whole key tiles. */
+    private static int wholeTiles(int positions) {
+        return (positions + Attention.BK - 1) / Attention.BK * Attention.BK;
+    }
+
+    /** Floats (or bfloat16 values) of one kv head's keys, and of its values: stride · headDim. */
+    int headStride() {
+        return stride * headDim;
+    }
+
+    /** A float32 layer's keys, for the attention kernels. */
+    Attention.KeysT keys(int layer) {
+        return new Attention.KeysT(keysT[layer], headStride());
+    }
+
+    /** A float32 layer's values as rows of the head size, each kv head apart. */
+    Attention.Operand values(int layer) {
+        return new Attention.Operand(values[layer], headDim, 0, headStride());
     }
 
     /** Forgets the positions from length on (a conversation that diverged there); what stays is reused as is. */
@@ -110,35 +135,42 @@ public final class KvCache {
     }
 
     /**
-     * Stores position pos of a layer: k and v [kvDim] from their arrays at kOff and vOff (rounded if BF16). Key
-     * element c = (kv head g, dimension d) goes to row c = g·headDim + d of Kᵀ, at column pos.
+     * Stores position pos of a layer: k and v [kvDim] from their arrays at kOff and vOff (rounded if BF16). Element
+     * c = (kv head g, dimension d) of the key goes to row d of the tile holding pos in g's Kᵀ.
      */
-    void put(int layer, int pos, float[] k, int kOff, float[] v, int vOff, int kvDim) {
-        if (keysT != null) {
-            float[] kT = keysT[layer];
-            for (int c = 0; c < kvDim; c++) {
-                kT[c * stride + pos] = k[kOff + c];
+    void put(int layer, int pos, float[] k, int kOff, float[] v, int vOff) {
+        for (int g = 0; g < kvHeads; g++) {
+            int kAt = Attention.keyIndex(headStride(), headDim, g, 0, pos);
+            int vAt = g * headStride() + pos * headDim;
+            int src = g * headDim;
+            if (keysT != null) {
+                float[] kT = keysT[layer];
+                for (int d = 0; d < headDim; d++) {
+                    kT[kAt + d * Attention.BK] = k[kOff + src + d];
+                }
+                System.arraycopy(v, vOff + src, values[layer], vAt, headDim);
+            } else {
+                short[] kT = keysT16[layer];
+                short[] vs = values16[layer];
+                for (int d = 0; d < headDim; d++) {
+                    kT[kAt + d * Attention.BK] = Widen.floatToBf16(k[kOff + src + d]);
+                    vs[vAt + d] = Widen.floatToBf16(v[vOff + src + d]);
+                }
             }
-            System.arraycopy(v, vOff, values[layer], pos * kvDim, kvDim);
-            return;
-        }
-        short[] kT = keysT16[layer];
-        short[] vs = values16[layer];
-        for (int c = 0; c < kvDim; c++) {
-            kT[c * stride + pos] = Widen.floatToBf16(k[kOff + c]);
-            vs[pos * kvDim + c] = Widen.floatToBf16(v[vOff + c]);
         }
     }
 
     /**
-     * A BF16 layer's first `keys` positions widened into float arrays of the F32 layout (kT [kvDim][stride],
-     * values [keys][kvDim]), for prefill's blocked attention kernel.
+     * A BF16 layer's first `keys` positions widened into float arrays of the F32 layouts, for prefill's blocked
+     * attention kernel.
      */
-    void widen(int layer, int keys, int kvDim, float[] kT, float[] v) {
-        for (int row = 0; row < kvDim; row++) {
-            Widen.bf16ToFloat(keysT16[layer], row * stride, kT, row * stride, keys);
+    void widen(int layer, int keys, float[] kT, float[] v) {
+        int keyRun = wholeTiles(keys) * headDim;
+        for (int g = 0; g < kvHeads; g++) {
+            int at = g * headStride();
+            Widen.bf16ToFloat(keysT16[layer], at, kT, at, keyRun);
+            Widen.bf16ToFloat(values16[layer], at, v, at, keys * headDim);
         }
-        Widen.bf16ToFloat(values16[layer], 0, v, 0, keys * kvDim);
     }
 
     void advance(int n) {

@@ -258,8 +258,8 @@ public final class LlamaModel {
                 int pos = cache.length() + (caches.length == 1 ? t : 0);
                 rope.apply(s.q, t, h, pos);
                 rope.apply(s.k, t, kvDim, pos);
-                // append to the cache: keys transposed per kv head (positions contiguous), values as rows
-                cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim, kvDim);
+                // append to the cache: each key into its tile of Kᵀ, the values as a row (see KvCache)
+                cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim);
             }
             if (caches.length == 1 && n > 1) {
                 KvCache cache = caches[0];
@@ -267,13 +267,13 @@ public final class LlamaModel {
                 Attention.KeysT keys;
                 Attention.Operand values;
                 if (cache.precision == DType.F32) {
-                    keys = new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride);
-                    values = new Attention.Operand(cache.values[index], kvDim, 0);
+                    keys = cache.keys(index);
+                    values = cache.values(index);
                 } else {   // prefill over a BF16 cache: its rounded values, widened for the blocked kernel
                     s.ensureWide(kvDim * cache.stride);
-                    cache.widen(index, pos0 + n, kvDim, s.keysWide, s.valuesWide);
-                    keys = new Attention.KeysT(s.keysWide, hd * cache.stride, cache.stride);
-                    values = new Attention.Operand(s.valuesWide, kvDim, 0);
+                    cache.widen(index, pos0 + n, s.keysWide, s.valuesWide);
+                    keys = new Attention.KeysT(s.keysWide, cache.headStride());
+                    values = new Attention.Operand(s.valuesWide, hd, 0, cache.headStride());
                 }
                 Attention.multiHead(new Attention.Operand(s.q, h, 0), keys, values,
                         new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos0, null);
@@ -284,11 +284,10 @@ public final class LlamaModel {
                     Attention.Operand q = new Attention.Operand(s.q, h, t * h);
                     Attention.Operand out = new Attention.Operand(s.attn, h, t * h);
                     if (cache.precision == DType.F32) {
-                        Attention.multiHead(q, new Attention.KeysT(cache.keysT[index], hd * cache.stride, cache.stride),
-                                new Attention.Operand(cache.values[index], kvDim, 0),
+                        Attention.multiHead(q, cache.keys(index), cache.values(index),
                                 out, 1, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos, null);
                     } else {
-                        Attention.decodeBf16(q, cache.keysT16[index], hd * cache.stride, cache.stride, cache.values16[index], kvDim,
+                        Attention.decodeBf16(q, cache.keysT16[index], cache.headStride(), cache.values16[index], hd, cache.headStride(),
                                 out, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale);
                     }
                 }

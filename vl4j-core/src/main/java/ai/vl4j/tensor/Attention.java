@@ -13,14 +13,14 @@ import jdk.incubator.vector.VectorSpecies;
  * out[i, h·hd + c] = Σ_j p_ij · v[j, g·hd + c],   p_i = softmax_j(scale · q_i·k_j + bias_ij),  g = h / (heads / kvHeads)
  *
  * per (head, block of QB query rows), for each block of BK keys:
- *   S = Q·Kᵀ                 vectors run along keys: Kᵀ is stored (or packed) one row per head dimension
+ *   S = Q·Kᵀ                 vectors run along keys: Kᵀ is stored (or packed) in tiles of BK keys × hd rows
  *   S = scale·S + bias;  masked keys (causal, padding) = −∞
  *   m' = max(m, rowmax S);  P = exp(S − m');  l = l·e^(m−m') + ΣP;  O = O·e^(m−m') + P·V     (online softmax)
  * out = O / l
  * </pre>
- * Keys arrive either as rows (vision: a fused qkv buffer; packed to Kᵀ once per head) or already transposed
- * (the KV cache keeps Kᵀ per head, so decode and prefill read it in place). Queries, values and outputs are
- * addressed as windows of wider row-major buffers.
+ * Keys arrive either as rows (vision: a fused qkv buffer; packed to tiled Kᵀ once per head) or already tiled
+ * (the KV cache keeps them so, and decode and prefill read it in place). Queries, values and outputs are
+ * addressed as windows of wider row-major buffers ({@link Operand}).
  */
 public final class Attention {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -30,15 +30,39 @@ public final class Attention {
     /** Query rows per block. */
     static final int QB = 4;
 
-    /** Where row 0 of the heads' vectors starts and the distance between rows: row i, head h at data[offset + i·stride + h·headDim]. */
-    public record Operand(float[] data, int stride, int offset) {
+    /**
+     * Rows of per-head vectors: row i, head h at data[offset + i·stride + h·headStride]. With the three-argument
+     * form the heads sit side by side in each row (headStride = the head size, {@link #SIDE_BY_SIDE}); the KV
+     * cache keeps each kv head's values apart (headStride = positions · head size), so one head's rows are one
+     * contiguous run.
+     */
+    public record Operand(float[] data, int stride, int offset, int headStride) {
+        /** headStride meaning "the head size": heads side by side within a row. */
+        public static final int SIDE_BY_SIDE = -1;
+
+        public Operand(float[] data, int stride, int offset) {
+            this(data, stride, offset, SIDE_BY_SIDE);
+        }
+
+        /** Index of element 0 of head h in row i, for heads of headDim values. */
+        int at(int i, int h, int headDim) {
+            return offset + i * stride + h * (headStride == SIDE_BY_SIDE ? headDim : headStride);
+        }
     }
 
     /**
-     * Keys stored transposed: element (kv head g, dimension d, key j) at data[g·headStride + d·rowStride + j].
-     * rowStride must be a multiple of BK and rows readable up to the next multiple of BK (padding is masked).
+     * Keys transposed in tiles of BK positions ({@link #keyIndex}): for kv head g, keys [b·BK, (b+1)·BK) are hd rows
+     * of BK values, row d holding dimension d of those keys. Kernels read a key block's rows as vectors along
+     * positions, and a head's keys are one contiguous run in the order they are read: one sequential stream
+     * (with whole rows of Kᵀ, a block read hd short strided streams, which the prefetchers do not follow). Tiles
+     * are whole: positions past the last key, to the next multiple of BK, are readable (their scores are masked).
      */
-    public record KeysT(float[] data, int headStride, int rowStride) {
+    public record KeysT(float[] data, int headStride) {
+    }
+
+    /** Index of dimension d of key j of kv head g in the tiled Kᵀ layout of {@link KeysT}. */
+    public static int keyIndex(int headStride, int headDim, int g, int d, int j) {
+        return g * headStride + (j / BK) * (headDim * BK) + d * BK + j % BK;
     }
 
     /**
@@ -92,21 +116,23 @@ public final class Attention {
     /** As above, with bias (may be null) added to the scaled scores. */
     public static void multiHead(Operand q, Operand k, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
                                  int headDim, float scale, int causalPos0, ScoreBias bias) {
-        int rowStride = roundUp(nk, BK);
-        int headStride = headDim * rowStride;
+        int blocks = (nk + BK - 1) / BK;
+        int headStride = headDim * blocks * BK;
         float[] kT = new float[nKvHeads * headStride];
-        Parallel.forRange(0, nKvHeads * headDim, 8, (lo, hi) -> {
-            for (int gd = lo; gd < hi; gd++) {
-                int g = gd / headDim;
-                int d = gd % headDim;
-                int dst = g * headStride + d * rowStride;
-                int src = k.offset() + g * headDim + d;
-                for (int j = 0; j < nk; j++) {
-                    kT[dst + j] = k.data()[src + j * k.stride()];
+        Parallel.forRange(0, nKvHeads * blocks, 1, (lo, hi) -> {
+            for (int gb = lo; gb < hi; gb++) {
+                int g = gb / blocks;
+                int j0 = gb % blocks * BK;
+                int tile = keyIndex(headStride, headDim, g, 0, j0);
+                for (int j = j0; j < Math.min(nk, j0 + BK); j++) {
+                    int src = k.at(j, g, headDim);
+                    for (int d = 0; d < headDim; d++) {
+                        kT[tile + d * BK + j - j0] = k.data()[src + d];
+                    }
                 }
             }
         });
-        multiHead(q, new KeysT(kT, headStride, rowStride), v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias);
+        multiHead(q, new KeysT(kT, headStride), v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias);
     }
 
     /**
@@ -138,12 +164,12 @@ public final class Attention {
     }
 
     /**
-     * Decode attention over a bfloat16 KV cache: Kᵀ as in {@link KeysT} (kv head g's row d at
-     * g·headStride + d·rowStride), values one row of vStride per position; keys [0, keys).
+     * Decode attention over a bfloat16 KV cache: Kᵀ tiled as in {@link KeysT}, the values of position j of kv head
+     * g at v[g·vHeadStride + j·vStride]; keys [0, keys).
      */
-    public static void decodeBf16(Operand q, short[] kT, int headStride, int rowStride, short[] v, int vStride, Operand out,
+    public static void decodeBf16(Operand q, short[] kT, int headStride, short[] v, int vStride, int vHeadStride, Operand out,
                                   int keys, int nHeads, int nKvHeads, int headDim, float scale) {
-        DecodeAttention.multiHeadBf16(q, kT, headStride, rowStride, v, vStride, out, keys, nHeads, nKvHeads, headDim, scale);
+        DecodeAttention.multiHeadBf16(q, kT, headStride, v, vStride, vHeadStride, out, keys, nHeads, nKvHeads, headDim, scale);
     }
 
     private static void block(Operand q, KeysT kT, Operand v, Operand out, int h, int g, int i0, int rows, int nk,
@@ -154,7 +180,7 @@ public final class Attention {
         Arrays.fill(qs, 0, QB * hd, 0f);
         for (int r = 0; r < rows; r++) {
             // scale folded into the query: (q·scale)·k, as SAM's reference computes it
-            int src = q.offset() + (i0 + r) * q.stride() + h * hd;
+            int src = q.at(i0 + r, h, hd);
             for (int c = 0; c < hd; c++) {
                 qs[r * hd + c] = q.data()[src + c] * scale;
             }
@@ -167,14 +193,15 @@ public final class Attention {
         Arrays.fill(sc.l, 0f);
         int keys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + i0 + rows);
         int kBase = g * kT.headStride();
-        int vBase = v.offset() + g * hd;
+        int vBase = v.at(0, g, hd);
         for (int kb = 0; kb < keys; kb += BK) {
             int count = Math.min(BK, keys - kb);
+            int tile = kBase + kb * hd;                     // the key block's tile: hd rows of BK
             if (rows == QB) {
-                scores4(qs, hd, kT.data(), kBase + kb, kT.rowStride(), s);
+                scores4(qs, hd, kT.data(), tile, s);
             } else {
                 for (int r = 0; r < rows; r++) {
-                    scores1(qs, r * hd, hd, kT.data(), kBase + kb, kT.rowStride(), s, r * BK);
+                    scores1(qs, r * hd, hd, kT.data(), tile, s, r * BK);
                 }
             }
             for (int r = 0; r < rows; r++) {
@@ -193,18 +220,18 @@ public final class Attention {
         }
         for (int r = 0; r < rows; r++) {
             float inv = 1f / sc.l[r];
-            int dst = out.offset() + (i0 + r) * out.stride() + h * hd;
+            int dst = out.at(i0 + r, h, hd);
             for (int c = 0; c < hd; c++) {
                 out.data()[dst + c] = o[r * hdPad + c] * inv;
             }
         }
     }
 
-    /** S[r, 0..BK) = Σ_d q[r, d]·Kᵀ[d, kb..kb+BK) for the 4 query rows; 16 accumulators. */
-    private static void scores4(float[] q, int hd, float[] kT, int k0, int stride, float[] s) {
+    /** S[r, 0..BK) = Σ_d q[r, d]·Kᵀ[d, kb..kb+BK) for the 4 query rows, the key block's tile at k0; 16 accumulators. */
+    private static void scores4(float[] q, int hd, float[] kT, int k0, float[] s) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
-        for (int d = 0, kk = k0; d < hd; d++, kk += stride) {
+        for (int d = 0, kk = k0; d < hd; d++, kk += BK) {
             FloatVector k0v = FloatVector.fromArray(FS, kT, kk);
             FloatVector k1v = FloatVector.fromArray(FS, kT, kk + LANES);
             FloatVector k2v = FloatVector.fromArray(FS, kT, kk + 2 * LANES);
@@ -248,10 +275,10 @@ public final class Attention {
         d3.intoArray(s, 3 * BK + 3 * LANES);
     }
 
-    /** One query row's scores against a key block. */
-    private static void scores1(float[] q, int qo, int hd, float[] kT, int k0, int stride, float[] s, int so) {
+    /** One query row's scores against a key block, its tile at k0 (d's sum in order: decode reads the same values). */
+    static void scores1(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        for (int d = 0, kk = k0; d < hd; d++, kk += stride) {
+        for (int d = 0, kk = k0; d < hd; d++, kk += BK) {
             FloatVector x = FloatVector.broadcast(FS, q[qo + d]);
             a0 = FloatVector.fromArray(FS, kT, kk).fma(x, a0);
             a1 = FloatVector.fromArray(FS, kT, kk + LANES).fma(x, a1);
@@ -402,7 +429,7 @@ public final class Attention {
                 for (int j = 0; j < keys; j++) {
                     double dot = 0;
                     for (int c = 0; c < hd; c++) {
-                        dot += (double) q.data()[q.offset() + i * q.stride() + h * hd + c] * k.data()[k.offset() + j * k.stride() + g * hd + c];
+                        dot += (double) q.data()[q.at(i, h, hd) + c] * k.data()[k.at(j, g, hd) + c];
                     }
                     p[j] = dot * scale + (bias == null ? 0 : bias[h][i][j]);
                     max = Math.max(max, p[j]);
@@ -415,9 +442,9 @@ public final class Attention {
                 for (int c = 0; c < hd; c++) {
                     double acc = 0;
                     for (int j = 0; j < keys; j++) {
-                        acc += p[j] / sum * v.data()[v.offset() + j * v.stride() + g * hd + c];
+                        acc += p[j] / sum * v.data()[v.at(j, g, hd) + c];
                     }
-                    out.data()[out.offset() + i * out.stride() + h * hd + c] = (float) acc;
+                    out.data()[out.at(i, h, hd) + c] = (float) acc;
                 }
             }
         }

@@ -8,28 +8,29 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Attention of one query row per head over transposed cached keys: the decode step. Decode reads every cached
+ * Attention of one query row per head over the cached keys and values: the decode step. Decode reads every cached
  * key and value once per token (24 layers × 2 × positions × 2048 floats: 250 MB at 640 positions for the 1.3B
- * model), so the work is a memory stream, and the order of reads decides its speed. The blocked kernel of
- * {@link Attention} walks 64 keys across all rows of a head's Kᵀ before moving on: 128 short strided streams
- * that the prefetchers cannot follow. Here each head's Kᵀ is read row after row, four rows at a time, each row
- * from its first key to its last: long sequential streams (measured on the 1.3B shapes at 640 positions:
- * attention 11.6 → 9.0 ms a token, the score pass at about the machine's read bandwidth). The scores of all
- * keys fit in L1 (4 bytes a key), so the softmax takes two plain passes instead of the online rescaling.
+ * model), so the work is a memory stream, and the order of reads decides its speed. The cache keeps what one head
+ * reads in one contiguous run, in the order it is read: its Kᵀ in tiles of BK keys ({@link Attention.KeysT}),
+ * its values as rows of the head size. The scores of all keys fit in L1 (4 bytes a key), so the softmax takes
+ * two plain passes instead of the online rescaling.
  * A bfloat16 cache ({@code --kv-cache bf16}) runs the same passes with each value widened in registers; it reads
- * half the bytes (measured per layer: 258 → 179 µs at 640 positions, 893 → 558 µs at 2048).
+ * half the bytes.
  * <pre>
- *   s_j = scale·Σ_d q_d·Kᵀ[d, j]        d-outer: rows of Kᵀ streamed in order, s accumulated in L1
+ *   s_j = Σ_d (scale·q_d)·Kᵀ[d, j]      per tile of BK keys: hd rows of BK, four vectors of accumulators
  *   p_j = exp(s_j − max s);  out = Σ_j p_j·V[j] / Σ_j p_j
  * </pre>
+ * The scores are the blocked prefill kernel's (same tiles, same order of the sum over d), so a position decoded
+ * alone gets the logits prefill gives it.
  */
 final class DecodeAttention {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = FS.length();
+    private static final int BK = Attention.BK;
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
     private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(LANES * 16));
-    // per thread: scratch[0] the scores of one head [padded keys], scratch[1] its output [hd]
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0]});
+    // per thread: the scores of one head [keys padded to BK], its output [hd], its scaled query [hd]
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {new float[0], new float[0], new float[0]});
 
     private DecodeAttention() {
     }
@@ -37,34 +38,39 @@ final class DecodeAttention {
     /** out[h] = softmax(scale·q[h]·Kᵀ[g]) · V[g] over keys [0, keys), for every head h (g its kv head). */
     static void multiHead(Attention.Operand q, Attention.KeysT kT, Attention.Operand v, Attention.Operand out, int keys,
                           int nHeads, int nKvHeads, int hd, float scale) {
-        eachHead(out, keys, nHeads, nKvHeads, hd, (h, g, s, padded, o) -> {
-            scores(q.data(), q.offset() + h * hd, hd, scale, kT.data(), g * kT.headStride(), kT.rowStride(), s, padded);
+        eachHead(q, scale, out, keys, nHeads, nKvHeads, hd, (g, qs, s, o) -> {
+            for (int kb = 0; kb < keys; kb += BK) {
+                Attention.scores1(qs, 0, hd, kT.data(), g * kT.headStride() + kb * hd, s, kb);
+            }
             float sum = softmax(s, keys);
-            weightedValues(s, keys, v.data(), v.offset() + g * hd, v.stride(), hd, o);
+            weightedValues(s, keys, v.data(), v.at(0, g, hd), v.stride(), hd, o);
             return sum;
         });
     }
 
     /** {@link #multiHead} over a bfloat16 cache: the same passes, each value widened in registers (a 16-bit shift). */
-    static void multiHeadBf16(Attention.Operand q, short[] kT, int headStride, int rowStride, short[] v, int vStride,
+    static void multiHeadBf16(Attention.Operand q, short[] kT, int headStride, short[] v, int vStride, int vHeadStride,
                               Attention.Operand out, int keys, int nHeads, int nKvHeads, int hd, float scale) {
-        eachHead(out, keys, nHeads, nKvHeads, hd, (h, g, s, padded, o) -> {
-            scoresBf16(q.data(), q.offset() + h * hd, hd, scale, kT, g * headStride, rowStride, s, padded);
+        eachHead(q, scale, out, keys, nHeads, nKvHeads, hd, (g, qs, s, o) -> {
+            for (int kb = 0; kb < keys; kb += BK) {
+                scoresBf16(qs, hd, kT, g * headStride + kb * hd, s, kb);
+            }
             float sum = softmax(s, keys);
-            weightedValuesBf16(s, keys, v, g * hd, vStride, hd, o);
+            weightedValuesBf16(s, keys, v, g * vHeadStride, vStride, hd, o);
             return sum;
         });
     }
 
-    /** One head's passes: scores into s [padded], softmax, Σ p·V into o [hd]; returns the softmax's sum. */
+    /** One head's passes for kv head g: scores of the scaled query qs into s, softmax, Σ p·V into o [hd]; returns the softmax's sum. */
     private interface Head {
-        float attend(int h, int g, float[] s, int padded, float[] o);
+        float attend(int g, float[] qs, float[] s, float[] o);
     }
 
     /** Heads shared out over the threads, each with its thread's scratch; out[h] = o / sum. */
-    private static void eachHead(Attention.Operand out, int keys, int nHeads, int nKvHeads, int hd, Head head) {
+    private static void eachHead(Attention.Operand q, float scale, Attention.Operand out, int keys, int nHeads, int nKvHeads,
+                                 int hd, Head head) {
         int group = nHeads / nKvHeads;
-        int padded = Attention.roundUp(keys, LANES);   // Kᵀ rows are readable to a multiple of BK, so of LANES
+        int padded = Attention.roundUp(keys, BK);      // scores are computed a whole key tile at a time
         Parallel.forRange(0, nHeads, 1, (lo, hi) -> {
             float[][] scratch = SCRATCH.get();
             if (scratch[0].length < padded) {
@@ -72,48 +78,23 @@ final class DecodeAttention {
             }
             if (scratch[1].length < hd) {
                 scratch[1] = new float[hd];
+                scratch[2] = new float[hd];
             }
             float[] s = scratch[0];
             float[] o = scratch[1];
+            float[] qs = scratch[2];
             for (int h = lo; h < hi; h++) {
-                float inv = 1f / head.attend(h, h / group, s, padded, o);
-                int dst = out.offset() + h * hd;
+                int src = q.at(0, h, hd);
+                for (int d = 0; d < hd; d++) {
+                    qs[d] = q.data()[src + d] * scale;          // as prefill scales its queries
+                }
+                float inv = 1f / head.attend(h / group, qs, s, o);
+                int dst = out.at(0, h, hd);
                 for (int c = 0; c < hd; c++) {
                     out.data()[dst + c] = o[c] * inv;
                 }
             }
         });
-    }
-
-    /** s[0, padded) = scale·q·Kᵀ, reading four rows of Kᵀ at a time from start to end. */
-    private static void scores(float[] q, int qo, int hd, float scale, float[] kT, int k0, int stride, float[] s, int padded) {
-        java.util.Arrays.fill(s, 0, padded, 0f);
-        int d = 0;
-        for (; d + 4 <= hd; d += 4) {
-            FloatVector q0 = FloatVector.broadcast(FS, q[qo + d] * scale);
-            FloatVector q1 = FloatVector.broadcast(FS, q[qo + d + 1] * scale);
-            FloatVector q2 = FloatVector.broadcast(FS, q[qo + d + 2] * scale);
-            FloatVector q3 = FloatVector.broadcast(FS, q[qo + d + 3] * scale);
-            int r0 = k0 + d * stride;
-            int r1 = r0 + stride;
-            int r2 = r1 + stride;
-            int r3 = r2 + stride;
-            for (int j = 0; j < padded; j += LANES) {
-                FloatVector acc = FloatVector.fromArray(FS, s, j);
-                acc = FloatVector.fromArray(FS, kT, r0 + j).fma(q0, acc);
-                acc = FloatVector.fromArray(FS, kT, r1 + j).fma(q1, acc);
-                acc = FloatVector.fromArray(FS, kT, r2 + j).fma(q2, acc);
-                acc = FloatVector.fromArray(FS, kT, r3 + j).fma(q3, acc);
-                acc.intoArray(s, j);
-            }
-        }
-        for (; d < hd; d++) {
-            FloatVector qd = FloatVector.broadcast(FS, q[qo + d] * scale);
-            int r = k0 + d * stride;
-            for (int j = 0; j < padded; j += LANES) {
-                FloatVector.fromArray(FS, kT, r + j).fma(qd, FloatVector.fromArray(FS, s, j)).intoArray(s, j);
-            }
-        }
     }
 
     /** s[0, keys) → exp(s − max) in place; returns their sum. */
@@ -180,39 +161,20 @@ final class DecodeAttention {
             o[c] = a;
         }
     }
-    /** {@link #scores} with Kᵀ in bfloat16. */
-    private static void scoresBf16(float[] q, int qo, int hd, float scale, short[] kT, int k0, int stride, float[] s, int padded) {
-        java.util.Arrays.fill(s, 0, padded, 0f);
-        int d = 0;
-        for (; d + 4 <= hd; d += 4) {
-            FloatVector q0 = FloatVector.broadcast(FS, q[qo + d] * scale);
-            FloatVector q1 = FloatVector.broadcast(FS, q[qo + d + 1] * scale);
-            FloatVector q2 = FloatVector.broadcast(FS, q[qo + d + 2] * scale);
-            FloatVector q3 = FloatVector.broadcast(FS, q[qo + d + 3] * scale);
-            int r0 = k0 + d * stride;
-            int r1 = r0 + stride;
-            int r2 = r1 + stride;
-            int r3 = r2 + stride;
-            for (int j = 0; j < padded; j += LANES) {
-                FloatVector acc = FloatVector.fromArray(FS, s, j);
-                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r0 + j).convertShape(VectorOperators.S2I, IS, 0))
-                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q0, acc);
-                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r1 + j).convertShape(VectorOperators.S2I, IS, 0))
-                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q1, acc);
-                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r2 + j).convertShape(VectorOperators.S2I, IS, 0))
-                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q2, acc);
-                acc = ((IntVector) ShortVector.fromArray(HALF, kT, r3 + j).convertShape(VectorOperators.S2I, IS, 0))
-                        .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(q3, acc);
-                acc.intoArray(s, j);
-            }
+    /** {@link Attention#scores1} with Kᵀ in bfloat16: s[so, so + BK) for the key tile at k0. */
+    private static void scoresBf16(float[] q, int hd, short[] kT, int k0, float[] s, int so) {
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0, kk = k0; d < hd; d++, kk += BK) {
+            FloatVector x = FloatVector.broadcast(FS, q[d]);
+            a0 = bf16(kT, kk).fma(x, a0);
+            a1 = bf16(kT, kk + LANES).fma(x, a1);
+            a2 = bf16(kT, kk + 2 * LANES).fma(x, a2);
+            a3 = bf16(kT, kk + 3 * LANES).fma(x, a3);
         }
-        for (; d < hd; d++) {
-            float qd = q[qo + d] * scale;
-            int r = k0 + d * stride;
-            for (int j = 0; j < padded; j++) {
-                s[j] += qd * Widen.bf16ToFloat(kT[r + j]);
-            }
-        }
+        a0.intoArray(s, so);
+        a1.intoArray(s, so + LANES);
+        a2.intoArray(s, so + 2 * LANES);
+        a3.intoArray(s, so + 3 * LANES);
     }
 
     /** {@link #weightedValues} with V in bfloat16. */

@@ -122,19 +122,26 @@ class KernelsTest {
             float[] q = random(rnd, heads * hd);
             float[] k = random(rnd, keys * kvDim);
             float[] v = random(rnd, keys * kvDim);
-            short[] kT16 = new short[kvDim * stride];
-            short[] v16 = new short[keys * kvDim];
+            // the KV cache's layouts: Kᵀ in tiles per kv head, values as rows of the head size per kv head
+            int headStride = hd * stride;
+            short[] kT16 = new short[kvHeads * headStride];
+            short[] v16 = new short[kvHeads * headStride];
             for (int j = 0; j < keys; j++) {
-                for (int d = 0; d < kvDim; d++) {
-                    kT16[d * stride + j] = Widen.floatToBf16(k[j * kvDim + d]);
-                    v16[j * kvDim + d] = Widen.floatToBf16(v[j * kvDim + d]);
-                    k[j * kvDim + d] = Widen.bf16ToFloat(kT16[d * stride + j]);
-                    v[j * kvDim + d] = Widen.bf16ToFloat(v16[j * kvDim + d]);
+                for (int g = 0; g < kvHeads; g++) {
+                    for (int d = 0; d < hd; d++) {
+                        int e = j * kvDim + g * hd + d;
+                        int kAt = Attention.keyIndex(headStride, hd, g, d, j);
+                        int vAt = g * headStride + j * hd + d;
+                        kT16[kAt] = Widen.floatToBf16(k[e]);
+                        v16[vAt] = Widen.floatToBf16(v[e]);
+                        k[e] = Widen.bf16ToFloat(kT16[kAt]);
+                        v[e] = Widen.bf16ToFloat(v16[vAt]);
+                    }
                 }
             }
             float[] out = new float[heads * hd];
             float[] ref = new float[heads * hd];
-            Attention.decodeBf16(new Attention.Operand(q, heads * hd, 0), kT16, hd * stride, stride, v16, kvDim,
+            Attention.decodeBf16(new Attention.Operand(q, heads * hd, 0), kT16, headStride, v16, hd, headStride,
                     new Attention.Operand(out, heads * hd, 0), keys, heads, kvHeads, hd, 0.3f);
             Attention.reference(new Attention.Operand(q, heads * hd, 0), new Attention.Operand(k, kvDim, 0), new Attention.Operand(v, kvDim, 0),
                     new Attention.Operand(ref, heads * hd, 0), 1, keys, heads, kvHeads, hd, 0.3f, -1, null);

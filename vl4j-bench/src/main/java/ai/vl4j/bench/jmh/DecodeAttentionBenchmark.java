@@ -19,7 +19,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * One decode step of attention over a KV cache (the 1.3B model's layer: 16 heads of 128): one query row per
- * head against `keys` cached positions, Kᵀ per head and values as rows, as {@code KvCache} stores them. The
+ * head against `keys` cached positions, in {@code KvCache}'s layouts (Kᵀ in tiles, values as rows, per kv head). The
  * step reads 2·keys·2048 values (4 bytes each in a float32 cache, 2 in a bfloat16 one: {@code kv}), so bytes /
  * time is the cache-read bandwidth it reaches. {@code layers} copies of the cache are visited in turn so that,
  * like the model's 24 layers, they do not all stay in the CPU caches.
@@ -55,7 +55,7 @@ public class DecodeAttentionBenchmark {
         Random rnd = new Random(2);
         stride = (keys + Attention.BK - 1) / Attention.BK * Attention.BK;
         keysT = new float[LAYERS][HEADS * HD * stride];
-        values = new float[LAYERS][keys * HEADS * HD];
+        values = new float[LAYERS][HEADS * HD * stride];
         query = new float[HEADS * HD];
         out = new float[HEADS * HD];
         for (int l = 0; l < LAYERS; l++) {
@@ -95,12 +95,12 @@ public class DecodeAttentionBenchmark {
         int l = layer;
         layer = (layer + 1) % LAYERS;
         if (keysT16 != null) {
-            Attention.decodeBf16(new Attention.Operand(query, HEADS * HD, 0), keysT16[l], HD * stride, stride, values16[l], HEADS * HD,
+            Attention.decodeBf16(new Attention.Operand(query, HEADS * HD, 0), keysT16[l], HD * stride, values16[l], HD, HD * stride,
                     new Attention.Operand(out, HEADS * HD, 0), keys, HEADS, HEADS, HD, (float) (1 / Math.sqrt(HD)));
             return out;
         }
-        Attention.multiHead(new Attention.Operand(query, HEADS * HD, 0), new Attention.KeysT(keysT[l], HD * stride, stride),
-                new Attention.Operand(values[l], HEADS * HD, 0), new Attention.Operand(out, HEADS * HD, 0),
+        Attention.multiHead(new Attention.Operand(query, HEADS * HD, 0), new Attention.KeysT(keysT[l], HD * stride),
+                new Attention.Operand(values[l], HD, 0, HD * stride), new Attention.Operand(out, HEADS * HD, 0),
                 1, keys, HEADS, HEADS, HD, (float) (1 / Math.sqrt(HD)), keys - 1, null);
         return out;
     }
