@@ -101,6 +101,9 @@ public final class LlamaModel {
     public float[] forward(float[] x, int n, KvCache cache) {
         requireRoom(cache, n);
         Scratch s = n == 1 ? cache.decodeScratch(cfg) : new Scratch(cfg, n);
+        for (int t = 0; t < n; t++) {
+            rope.angles(cache.length() + t, s.cos, s.sin, t * rope.half());
+        }
         KvCache[] one = {cache};
         for (Layer layer : layers) {
             layer.forward(x, n, one, s, rope);
@@ -125,6 +128,9 @@ public final class LlamaModel {
             throw new IllegalArgumentException("each sequence of a batch needs its own KV cache");
         }
         Scratch s = new Scratch(cfg, b);
+        for (int t = 0; t < b; t++) {
+            rope.angles(caches[t].length(), s.cos, s.sin, t * rope.half());
+        }
         for (Layer layer : layers) {
             layer.forward(x, b, caches, s, rope);
         }
@@ -187,6 +193,8 @@ public final class LlamaModel {
         final float[] up;     // [n, I]
         final float[][] qkv;      // q, k, v: the outputs of one fused product
         final float[][] gateUp;   // gate, up
+        final float[] cos;        // [n, headDim / 2]: RoPE angles of each row's position, shared by all layers
+        final float[] sin;
         float[] keysWide = new float[0];     // prefill over a BF16 cache: one layer's keys and values widened
         float[] valuesWide = new float[0];
 
@@ -209,6 +217,8 @@ public final class LlamaModel {
             up = new float[n * cfg.intermediateSize()];
             qkv = new float[][] {q, k, v};
             gateUp = new float[][] {gate, up};
+            cos = new float[n * cfg.headDim() / 2];
+            sin = new float[n * cfg.headDim() / 2];
         }
     }
 
@@ -256,8 +266,8 @@ public final class LlamaModel {
             for (int t = 0; t < n; t++) {
                 KvCache cache = caches.length == 1 ? caches[0] : caches[t];
                 int pos = cache.length() + (caches.length == 1 ? t : 0);
-                rope.apply(s.q, t, h, pos);
-                rope.apply(s.k, t, kvDim, pos);
+                rope.apply(s.q, t, h, s.cos, s.sin, t * rope.half());      // the angles of pos, from forward
+                rope.apply(s.k, t, kvDim, s.cos, s.sin, t * rope.half());
                 // append to the cache: each key into its tile of Kᵀ, the values as a row (see KvCache)
                 cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim);
             }
