@@ -8,6 +8,7 @@ import ai.vl4j.tensor.Activations;
 import ai.vl4j.tensor.Attention;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.MatMul;
+import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.tensor.Tensor;
 import ai.vl4j.tensor.VectorMath;
@@ -263,14 +264,16 @@ public final class LlamaModel {
             // h = x + o_proj(attn(input_layernorm(x)))
             inputNorm.forward(x, s.normed, n);
             MatMul.linearMany(s.normed, n, qkv, s.qkv);           // q, k, v projections
-            for (int t = 0; t < n; t++) {
-                KvCache cache = caches.length == 1 ? caches[0] : caches[t];
-                int pos = cache.length() + (caches.length == 1 ? t : 0);
-                rope.apply(s.q, t, h, s.cos, s.sin, t * rope.half());      // the angles of pos, from forward
-                rope.apply(s.k, t, kvDim, s.cos, s.sin, t * rope.half());
-                // append to the cache: each key into its tile of Kᵀ, the values as a row (see KvCache)
-                cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim);
-            }
+            Parallel.forRange(0, n, 32, (lo, hi) -> {          // rows apart: each writes its own positions
+                for (int t = lo; t < hi; t++) {
+                    KvCache cache = caches.length == 1 ? caches[0] : caches[t];
+                    int pos = cache.length() + (caches.length == 1 ? t : 0);
+                    rope.apply(s.q, t, h, s.cos, s.sin, t * rope.half());      // the angles of pos, from forward
+                    rope.apply(s.k, t, kvDim, s.cos, s.sin, t * rope.half());
+                    // append to the cache: each key into its tile of Kᵀ, the values as a row (see KvCache)
+                    cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim);
+                }
+            });
             if (caches.length == 1 && n > 1) {
                 KvCache cache = caches[0];
                 int pos0 = cache.length();

@@ -1,5 +1,7 @@
 package ai.vl4j.llm;
 
+import ai.vl4j.tensor.VectorMath;
+
 /**
  * Rotary position embedding in the rotate-half (GPT-NeoX / HF LLaMA) layout, spec §3.5: for head dim d and
  * j < d/2, with θ_j = pos · θ^(-2j/d):
@@ -42,14 +44,8 @@ final class Rope {
 
     /** Rotates every head of row `row` of x (row stride = width, heads of headDim side by side) by the angles at off. */
     void apply(float[] x, int row, int width, float[] cos, float[] sin, int off) {
-        int half = headDim / 2;
         for (int h = row * width; h < (row + 1) * width; h += headDim) {
-            for (int j = 0; j < half; j++) {
-                float a = x[h + j];
-                float b = x[h + j + half];
-                x[h + j] = a * cos[off + j] - b * sin[off + j];
-                x[h + j + half] = b * cos[off + j] + a * sin[off + j];
-            }
+            VectorMath.rotateHalf(x, h, headDim / 2, cos, sin, off);
         }
     }
 }

@@ -41,7 +41,7 @@ final class Gemm {
      */
     static void multiply(float[] x, int n, int k, RowSource w, int m, float[] bias, float[] out) {
         int panels = (m + NR - 1) / NR;
-        Parallel.forRange(0, panels, 1, (plo, phi) -> {
+        Parallel.forEachIndex(0, panels, (plo, phi) -> {
             float[] packed = PANEL.get();
             float[] row = new float[KC];
             for (int panel = plo; panel < phi; panel++) {

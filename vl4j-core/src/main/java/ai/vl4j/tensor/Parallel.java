@@ -76,7 +76,30 @@ public final class Parallel {
         }
         // A few chunks per thread balance uneven progress without much scheduling overhead.
         int chunks = Math.min((n + grain - 1) / grain, t * 4);
-        int chunkSize = (n + chunks - 1) / chunks;
+        run(start, end, (n + chunks - 1) / chunks, body);
+    }
+
+    /**
+     * As {@link #forRange}, each index a chunk of its own: for loops over a few large units of equal work (the
+     * GEMM's panels of weight rows). forRange's 4 chunks per thread would leave one thread up to a whole chunk
+     * behind at the end (43 panels in chunks of 6: 24 panels for one thread, 19 for the other).
+     */
+    public static void forEachIndex(int start, int end, RangeBody body) {
+        int n = end - start;
+        if (n <= 0) {
+            return;
+        }
+        if (threads == 1 || n == 1 || IS_WORKER.get()) {
+            body.run(start, end);
+            return;
+        }
+        run(start, end, 1, body);
+    }
+
+    /** Chunks of chunkSize indices taken from a shared counter by the caller and up to threads − 1 helpers. */
+    private static void run(int start, int end, int chunkSize, RangeBody body) {
+        int n = end - start;
+        int t = threads;
         int nChunks = (n + chunkSize - 1) / chunkSize;
         AtomicInteger next = new AtomicInteger();
         AtomicReference<Throwable> failure = new AtomicReference<>();

@@ -29,6 +29,30 @@ public final class VectorMath {
         return sum;
     }
 
+    /**
+     * RoPE's rotate-half of one head: with a = x[off + j], b = x[off + half + j] for j &lt; half,
+     * x[off + j] = a·cos[c + j] − b·sin[c + j] and x[off + half + j] = b·cos[c + j] + a·sin[c + j]
+     * (each product rounded, then the sum: the same values as the scalar loop).
+     */
+    public static void rotateHalf(float[] x, int off, int half, float[] cos, float[] sin, int c) {
+        int lanes = FS.length();
+        int j = 0;
+        for (; j <= half - lanes; j += lanes) {
+            FloatVector a = FloatVector.fromArray(FS, x, off + j);
+            FloatVector b = FloatVector.fromArray(FS, x, off + half + j);
+            FloatVector cv = FloatVector.fromArray(FS, cos, c + j);
+            FloatVector sv = FloatVector.fromArray(FS, sin, c + j);
+            a.mul(cv).sub(b.mul(sv)).intoArray(x, off + j);
+            b.mul(cv).add(a.mul(sv)).intoArray(x, off + half + j);
+        }
+        for (; j < half; j++) {
+            float a = x[off + j];
+            float b = x[off + half + j];
+            x[off + j] = a * cos[c + j] - b * sin[c + j];
+            x[off + half + j] = b * cos[c + j] + a * sin[c + j];
+        }
+    }
+
     /** y[i] += x[i] over the first n elements (residual connections). */
     public static void addInPlace(float[] y, float[] x, int n) {
         int lanes = FS.length();

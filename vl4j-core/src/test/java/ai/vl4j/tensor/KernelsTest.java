@@ -217,8 +217,39 @@ class KernelsTest {
                 hits[i]++;
             }
         });
+        int[] each = new int[43];
+        Parallel.forEachIndex(3, each.length, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                each[i]++;
+            }
+        });
         for (int i = 0; i < hits.length; i++) {
             assertEquals(1, hits[i], "index " + i);
+        }
+        for (int i = 0; i < each.length; i++) {
+            assertEquals(i < 3 ? 0 : 1, each[i], "index " + i);
+        }
+    }
+
+    /** RoPE's rotate-half with vectors gives the scalar formula's bits (whole vectors and a scalar tail). */
+    @Test
+    void rotateHalfEqualsTheScalarFormula() {
+        Random rnd = new Random(12);
+        for (int half : new int[] {64, 7, 19}) {
+            float[] x = random(rnd, 2 * half + 5);
+            float[] cos = random(rnd, half + 3);
+            float[] sin = random(rnd, half + 3);
+            float[] expected = x.clone();
+            for (int j = 0; j < half; j++) {
+                float a = x[2 + j];
+                float b = x[2 + half + j];
+                expected[2 + j] = a * cos[3 + j] - b * sin[3 + j];
+                expected[2 + half + j] = b * cos[3 + j] + a * sin[3 + j];
+            }
+            VectorMath.rotateHalf(x, 2, half, cos, sin, 3);
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(x[i]), "half " + half + " at " + i);
+            }
         }
     }
 
