@@ -180,12 +180,13 @@ class QuantizationTest {
                 for (int j = 0; j < 32; j++) {
                     assertEquals(q[j], a.values[chunk + (j / 8) * words + j % 8], "row " + i + " block " + b + " value " + j);
                 }
+                int sum = 0;
+                for (int j = 0; j < 32; j++) {
+                    sum += q[j];
+                }
+                assertEquals(dx, a.blockScales[i * a.blocksPerRow + b]);
+                assertEquals(-8 * sum * dx, a.corrections[i * a.blocksPerRow + b]);   // the nibbles' −8, per block
                 for (int lane = 0; lane < 4; lane++) {
-                    int sum = 0;
-                    for (int s = 0; s < 4; s++) {
-                        sum += q[8 * s + 2 * lane] + q[8 * s + 2 * lane + 1];
-                    }
-                    assertEquals(8 * sum, a.offsets[i * a.lanesPerRow + 4 * b + lane]);
                     assertEquals(dx, a.scales[i * a.lanesPerRow + 4 * b + lane]);
                 }
             }
