@@ -20,8 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  *   s_j = Σ_d (scale·q_d)·Kᵀ[d, j]      per tile of BK keys: hd rows of BK, four vectors of accumulators
  *   p_j = exp(s_j − max s);  out = Σ_j p_j·V[j] / Σ_j p_j
  * </pre>
- * The scores are the blocked prefill kernel's (same tiles, same order of the sum over d), so a position decoded
- * alone gets the logits prefill gives it.
+ * The scores are the blocked prefill kernel's (same tiles, same order of the sum over d, bit for bit); only the
+ * softmax's order of operations differs from prefill's online one.
  */
 final class DecodeAttention {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
