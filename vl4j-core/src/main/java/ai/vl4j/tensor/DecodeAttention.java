@@ -161,6 +161,7 @@ final class DecodeAttention {
             o[c] = a;
         }
     }
+
     /** {@link Attention#scores1} with Kᵀ in bfloat16: s[so, so + BK) for the key tile at k0. */
     private static void scoresBf16(float[] q, int hd, short[] kT, int k0, float[] s, int so) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;

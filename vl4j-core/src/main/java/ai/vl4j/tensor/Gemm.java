@@ -27,6 +27,7 @@ final class Gemm {
     static final int KC = 256;
     private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[KC * NR]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[KC]);   // one weight row widened
 
     private Gemm() {
     }
@@ -43,7 +44,7 @@ final class Gemm {
         int panels = (m + NR - 1) / NR;
         Parallel.forEachIndex(0, panels, (plo, phi) -> {
             float[] packed = PANEL.get();
-            float[] row = new float[KC];
+            float[] row = ROW.get();
             for (int panel = plo; panel < phi; panel++) {
                 int r0 = panel * NR;
                 int cols = Math.min(NR, m - r0);
