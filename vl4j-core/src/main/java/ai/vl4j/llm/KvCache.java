@@ -43,7 +43,7 @@ public final class KvCache {
         if (capacity < 1 || capacity > cfg.maxPositions()) {
             throw new IllegalArgumentException("KV cache capacity " + capacity + " outside 1.." + cfg.maxPositions());
         }
-        this.stride = wholeTiles(capacity);
+        this.stride = Attention.wholeTiles(capacity);
         long floats = (long) stride * cfg.kvDim();
         if (floats > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("KV cache of " + capacity + " positions is too large for one layer buffer");
@@ -72,7 +72,7 @@ public final class KvCache {
         Object[] fromValues = from.values != null ? from.values : from.values16;
         Object[] toKeys = keysT != null ? keysT : keysT16;
         Object[] toValues = values != null ? values : values16;
-        int keyRun = wholeTiles(prefix) * headDim;   // ≤ this stride: prefix ≤ capacity
+        int keyRun = Attention.wholeTiles(prefix) * headDim;   // ≤ this stride: prefix ≤ capacity
         for (int layer = 0; layer < toKeys.length; layer++) {
             for (int g = 0; g < kvHeads; g++) {
                 System.arraycopy(fromKeys[layer], g * from.headStride(), toKeys[layer], g * headStride(), keyRun);
@@ -80,11 +80,6 @@ public final class KvCache {
             }
         }
         length = prefix;
-    }
-
-    /** Positions rounded up to whole key tiles. */
-    private static int wholeTiles(int positions) {
-        return (positions + Attention.BK - 1) / Attention.BK * Attention.BK;
     }
 
     /** Floats (or bfloat16 values) of one kv head's keys, and of its values: stride · headDim. */
@@ -165,7 +160,7 @@ public final class KvCache {
      * attention kernel.
      */
     void widen(int layer, int keys, float[] kT, float[] v) {
-        int keyRun = wholeTiles(keys) * headDim;
+        int keyRun = Attention.wholeTiles(keys) * headDim;
         for (int g = 0; g < kvHeads; g++) {
             int at = g * headStride();
             Widen.bf16ToFloat(keysT16[layer], at, kT, at, keyRun);

@@ -60,6 +60,11 @@ public final class Attention {
     public record KeysT(float[] data, int headStride) {
     }
 
+    /** Positions rounded up to whole key tiles (of BK): what a tiled Kᵀ holds per kv head and head dimension. */
+    public static int wholeTiles(int positions) {
+        return roundUp(positions, BK);
+    }
+
     /** Index of dimension d of key j of kv head g in the tiled Kᵀ layout of {@link KeysT}. */
     public static int keyIndex(int headStride, int headDim, int g, int d, int j) {
         return g * headStride + (j / BK) * (headDim * BK) + d * BK + j % BK;
@@ -116,8 +121,8 @@ public final class Attention {
     /** As above, with bias (may be null) added to the scaled scores. */
     public static void multiHead(Operand q, Operand k, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
                                  int headDim, float scale, int causalPos0, ScoreBias bias) {
-        int blocks = (nk + BK - 1) / BK;
-        int headStride = headDim * blocks * BK;
+        int blocks = wholeTiles(nk) / BK;
+        int headStride = headDim * wholeTiles(nk);
         float[] kT = new float[nKvHeads * headStride];
         Parallel.forRange(0, nKvHeads * blocks, 1, (lo, hi) -> {
             for (int gb = lo; gb < hi; gb++) {

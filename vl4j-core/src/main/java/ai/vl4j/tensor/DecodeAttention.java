@@ -70,7 +70,7 @@ final class DecodeAttention {
     private static void eachHead(Attention.Operand q, float scale, Attention.Operand out, int keys, int nHeads, int nKvHeads,
                                  int hd, Head head) {
         int group = nHeads / nKvHeads;
-        int padded = Attention.roundUp(keys, BK);      // scores are computed a whole key tile at a time
+        int padded = Attention.wholeTiles(keys);       // scores are computed a whole key tile at a time
         Parallel.forRange(0, nHeads, 1, (lo, hi) -> {
             float[][] scratch = SCRATCH.get();
             if (scratch[0].length < padded) {
