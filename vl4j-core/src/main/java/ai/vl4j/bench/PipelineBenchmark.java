@@ -165,12 +165,15 @@ public final class PipelineBenchmark {
                 float[] logits = llm.logits(llm.forward(llm.embed(text), text.length, caches[b]), text.length - 1);
                 next[b] = Sampler.argmax(logits);
             }
+            int vocab = llm.config().vocabSize();
+            float[] logits = new float[size * vocab];
+            float[] row = new float[vocab];
             long t0 = System.nanoTime();
             for (int s = 0; s < steps; s++) {
-                float[] logits = llm.logitsOfRows(llm.forwardBatch(llm.embed(next), caches), size);
-                int vocab = llm.config().vocabSize();
+                llm.logitsOfRows(llm.forwardBatch(llm.embed(next), caches), size, logits);
                 for (int b = 0; b < size; b++) {
-                    next[b] = Sampler.argmax(Arrays.copyOfRange(logits, b * vocab, (b + 1) * vocab));
+                    System.arraycopy(logits, b * vocab, row, 0, vocab);
+                    next[b] = Sampler.argmax(row);
                 }
             }
             best = Math.max(best, (double) size * steps / since(t0));

@@ -36,6 +36,8 @@ public final class LlamaModel {
     private final RmsNorm norm;
     private final Linear lmHead;       // [V, H]
     private final Rope rope;
+    /** The activations of a batched step, per calling thread, kept for the next step (no allocation per token). */
+    private final ThreadLocal<Scratch> batchScratch = new ThreadLocal<>();
 
     public LlamaModel(LlamaConfig cfg, Weights w) {
         this(cfg, w, null, null);
@@ -128,7 +130,11 @@ public final class LlamaModel {
         if (b > 1 && java.util.Arrays.stream(caches).distinct().count() != b) {
             throw new IllegalArgumentException("each sequence of a batch needs its own KV cache");
         }
-        Scratch s = new Scratch(cfg, b);
+        Scratch s = batchScratch.get();
+        if (s == null || s.rows < b) {
+            s = new Scratch(cfg, b);
+            batchScratch.set(s);
+        }
         for (int t = 0; t < b; t++) {
             rope.angles(caches[t].length(), s.cos, s.sin, t * rope.half());
         }
@@ -167,7 +173,14 @@ public final class LlamaModel {
 
     /** logits [rows, V] of the first rows of hidden [.., H], in one pass over lm_head (batched decode). */
     public float[] logitsOfRows(float[] hidden, int rows) {
-        float[] logits = new float[rows * cfg.vocabSize()];
+        return logitsOfRows(hidden, rows, new float[rows * cfg.vocabSize()]);
+    }
+
+    /** As above, into logits (at least rows·V long), which is returned. */
+    public float[] logitsOfRows(float[] hidden, int rows, float[] logits) {
+        if (logits.length < (long) rows * cfg.vocabSize()) {
+            throw new IllegalArgumentException("logits buffer of " + logits.length + " floats < " + rows + " rows × " + cfg.vocabSize());
+        }
         lmHead.forward(hidden, rows, logits);
         return logits;
     }
@@ -182,8 +195,12 @@ public final class LlamaModel {
         return logits;
     }
 
-    /** Activation buffers of one forward call of n rows (a decode step's are kept by its KvCache). */
+    /**
+     * Activation buffers of one forward call of up to n rows (a decode step's are kept by its KvCache, a batched
+     * step's by the model per thread).
+     */
     static final class Scratch {
+        final int rows;       // n: the most rows a forward call may run with these buffers
         final float[] normed; // [n, H]
         final float[] q;      // [n, H]
         final float[] k;      // [n, kvDim]
@@ -207,6 +224,7 @@ public final class LlamaModel {
         }
 
         Scratch(LlamaConfig cfg, int n) {
+            rows = n;
             int h = cfg.hiddenSize();
             normed = new float[n * h];
             q = new float[n * h];

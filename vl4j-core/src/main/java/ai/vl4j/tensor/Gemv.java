@@ -60,7 +60,7 @@ final class Gemv {
             if (dtype == DType.F32) {
                 System.arraycopy(x, b * k, xs[b], 0, k);
             } else {
-                deinterleave(x, b * k, k, xs[b]);
+                deinterleave(x, b * k, k, xs[b], 0);
             }
         }
         return xs;
@@ -168,19 +168,16 @@ final class Gemv {
         }
     }
 
-    /** Per block of BLOCK elements: its even elements, then its odd ones (only the vectorised part). */
-    static float[] deinterleave(float[] x, int off, int k) {
-        float[] d = new float[k / BLOCK * BLOCK];
-        deinterleave(x, off, k, d);
-        return d;
-    }
-
-    static void deinterleave(float[] x, int off, int k, float[] d) {
+    /**
+     * x[off, off + k) into d from dOff: per block of BLOCK elements, its even elements, then its odd ones (only
+     * the vectorised part, k rounded down to whole blocks).
+     */
+    static void deinterleave(float[] x, int off, int k, float[] d, int dOff) {
         int blocks = k / BLOCK;
         for (int c = 0; c < blocks; c++) {
             for (int j = 0; j < LANES; j++) {
-                d[c * BLOCK + j] = x[off + c * BLOCK + 2 * j];
-                d[c * BLOCK + LANES + j] = x[off + c * BLOCK + 2 * j + 1];
+                d[dOff + c * BLOCK + j] = x[off + c * BLOCK + 2 * j];
+                d[dOff + c * BLOCK + LANES + j] = x[off + c * BLOCK + 2 * j + 1];
             }
         }
     }

@@ -2,6 +2,7 @@ package ai.vl4j.tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -19,42 +20,61 @@ final class GemvBatch {
     private static final int LANES = FS.length();
     private static final int BLOCK = 2 * LANES;
     static final int MAX = 8;
+    private static final ThreadLocal<float[]> VECTORS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[2 * MAX]);
 
     private GemvBatch() {
     }
 
+    /** out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n (2..MAX), r < m. */
     static void multiply(float[] x, int n, int k, Tensor w, int m, float[] bias, float[] out) {
-        if (n < 2 || n > MAX || w.dtype() == DType.F32) {
+        float[] xd = prepare(x, n, k, w.dtype());
+        Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> rows(x, n, k, w, bias, out, m, xd, lo, hi));
+    }
+
+    /**
+     * The vectors as {@link #pair} reads them: each deinterleaved as in {@link Gemv}, vector b at b·len
+     * (len = k rounded down to whole blocks), the unused ones zero. A buffer of the calling thread, reused from
+     * call to call (no allocation per token); valid until this thread's next call.
+     */
+    static float[] prepare(float[] x, int n, int k, DType dtype) {
+        if (n < 2 || n > MAX || dtype == DType.F32) {
             throw new IllegalArgumentException("batched GEMV takes 2.." + MAX + " vectors and 16-bit weights");
         }
-        int blocks = k / BLOCK;
-        int len = blocks * BLOCK;
-        float[] xd = new float[MAX * len];                   // deinterleaved vectors; unused ones stay zero
-        for (int b = 0; b < n; b++) {
-            System.arraycopy(Gemv.deinterleave(x, b * k, k), 0, xd, b * len, len);
+        int len = k / BLOCK * BLOCK;
+        float[] xd = VECTORS.get();
+        if (xd.length < MAX * len) {
+            xd = new float[MAX * len];
+            VECTORS.set(xd);
         }
+        for (int b = 0; b < n; b++) {
+            Gemv.deinterleave(x, b * k, k, xd, b * len);
+        }
+        Arrays.fill(xd, n * len, MAX * len, 0f);
+        return xd;
+    }
+
+    /** Output rows [lo, hi) of {@link #multiply}, two at a time (an odd last row is paired with itself). */
+    static void rows(float[] x, int n, int k, Tensor w, float[] bias, float[] out, int m, float[] xd, int lo, int hi) {
         boolean bf16 = w.dtype() == DType.BF16;
         MemorySegment seg = w.data();
-        int pairs = (m + 1) / 2;
-        int grain = Math.max(8, (1 << 14) / Math.max(1, k));
-        Parallel.forRange(0, pairs, grain, (lo, hi) -> {
-            float[] sums = new float[2 * MAX];
-            for (int p = lo; p < hi; p++) {
-                int r0 = 2 * p;
-                int r1 = Math.min(r0 + 1, m - 1);            // an odd last row is computed twice, stored once
-                pair(seg, bf16, (long) r0 * k * 2, (long) r1 * k * 2, xd, len, blocks, sums);
-                for (int r = r0; r <= r1; r++) {
-                    int which = r - r0;
-                    for (int b = 0; b < n; b++) {
-                        float s = sums[which * MAX + b];
-                        for (int j = len; j < k; j++) {          // tail
-                            s += Widen.get(seg, w.dtype(), (long) r * k + j) * x[b * k + j];
-                        }
-                        out[b * m + r] = s + (bias == null ? 0f : bias[r]);
+        int blocks = k / BLOCK;
+        int len = blocks * BLOCK;
+        float[] sums = SUMS.get();
+        for (int r0 = lo; r0 < hi; r0 += 2) {
+            int r1 = Math.min(r0 + 1, hi - 1);
+            pair(seg, bf16, (long) r0 * k * 2, (long) r1 * k * 2, xd, len, blocks, sums);
+            for (int r = r0; r <= r1; r++) {
+                int which = r - r0;
+                for (int b = 0; b < n; b++) {
+                    float s = sums[which * MAX + b];
+                    for (int j = len; j < k; j++) {          // tail
+                        s += Widen.get(seg, w.dtype(), (long) r * k + j) * x[b * k + j];
                     }
+                    out[b * m + r] = s + (bias == null ? 0f : bias[r]);
                 }
             }
-        });
+        }
     }
 
     /** Two rows (byte offsets r0, r1) against all MAX deinterleaved vectors; sums[row·MAX + b]. */

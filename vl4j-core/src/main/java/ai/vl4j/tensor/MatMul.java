@@ -6,8 +6,8 @@ package ai.vl4j.tensor;
  * memory-mapped, never copied to the heap) and x, out float32 row-major.
  *
  * <p>Two regimes. Decode (up to 8 rows: one sequence, or a batch of sequences) is bound by memory bandwidth:
- * {@link Gemv} (≤ 4 rows), {@link GemvBatch} (5–8) and {@link QuantGemv} stream each weight row once,
- * widening in registers, and serve every row from that one pass.
+ * {@link Gemv} (≤ 4 rows), {@link GemvBatch} (5–8) and {@link QuantGemv} (≤ 8) stream each weight row once,
+ * widening in registers, and serve every input row from that one pass.
  * Prefill, the vision towers and convolutions (more rows) are bound by arithmetic: {@link Gemm} packs
  * panels of weights once per cache block and runs a register-blocked micro-kernel over all input rows.
  */
@@ -28,23 +28,13 @@ public final class MatMul {
         int m = w.rows();
         int k = w.cols();
         checkBuffers(x, n, w, out);
-        if (n <= 4) {
-            if (w instanceof QuantizedTensor qt) {
-                QuantGemv.multiply(x, n, k, qt, m, bias, out);
-            } else {
-                Gemv.multiply(x, n, k, (Tensor) w, m, bias, out);
-            }
+        if (n <= QuantGemv.MAX_VECTORS && w instanceof QuantizedTensor qt) {
+            QuantGemv.multiply(x, n, k, qt, m, bias, out);
+        } else if (n <= 4 && w instanceof Tensor t) {
+            Gemv.multiply(x, n, k, t, m, bias, out);
         } else if (n <= GemvBatch.MAX && w instanceof Tensor t && t.dtype() != DType.F32) {
             // 5..8 rows (batched decode): one pass over the weights, 2 rows × 8 vectors per step
             GemvBatch.multiply(x, n, k, t, m, bias, out);
-        } else if (n <= GemvBatch.MAX && w instanceof QuantizedTensor qt) {
-            // two passes of at most 4 vectors: still one weight pass per 4 sequences
-            QuantGemv.multiply(x, 4, k, qt, m, null, out);
-            float[] rest = java.util.Arrays.copyOfRange(x, 4 * k, n * k);
-            float[] restOut = new float[(n - 4) * m];
-            QuantGemv.multiply(rest, n - 4, k, qt, m, null, restOut);
-            System.arraycopy(restOut, 0, out, 4 * m, restOut.length);
-            addBias(out, n, m, bias);
         } else {
             Gemm.multiply(x, n, k, w::rowToFloat, m, bias, out);
         }
@@ -52,13 +42,15 @@ public final class MatMul {
 
     /**
      * outs[i] = x · ws[i]ᵀ for several weights that read the same input (q, k and v; gate and up). For decode
-     * (n ≤ 4) and weights of one storage kind, the rows of all of them are shared out in one parallel pass,
-     * saving the hand-off to the worker threads that each separate product would pay (about 40 µs each, measured
-     * as the gap between small and large decode products); otherwise one {@link #linear} after the other.
+     * (up to 8 rows, the regimes of {@link #linear} that stream the weights) and weights of one storage kind, the
+     * rows of all of them are shared out in one parallel pass, saving the hand-off to the worker threads that
+     * each separate product would pay (about 40 µs each, measured as the gap between small and large decode
+     * products); otherwise one {@link #linear} after the other.
      */
     public static void linearMany(float[] x, int n, WeightMatrix[] ws, float[][] outs) {
         int k = ws[0].cols();
-        if (n > 4 || !sameKind(ws)) {
+        RowKernel kernel = sameKind(ws) ? streamingKernel(x, n, k, ws[0]) : null;
+        if (kernel == null) {
             for (int i = 0; i < ws.length; i++) {
                 linear(x, n, ws[i], null, outs[i]);
             }
@@ -69,8 +61,6 @@ public final class MatMul {
             checkBuffers(x, n, ws[i], outs[i]);
             total += ws[i].rows();
         }
-        float[][] xs = ws[0] instanceof Tensor t ? Gemv.prepare(x, n, k, t.dtype()) : null;
-        QuantGemv.Q8Activations xq = ws[0] instanceof QuantizedTensor qt ? QuantGemv.prepare(x, n, k, qt.type()) : null;
         Parallel.forRange(0, total, Gemv.grain(k), (lo, hi) -> {
             int start = 0;
             for (int i = 0; i < ws.length && start < hi; i++) {
@@ -78,15 +68,31 @@ public final class MatMul {
                 int a = Math.max(lo, start) - start;
                 int b = Math.min(hi, start + m) - start;
                 if (a < b) {
-                    if (ws[i] instanceof QuantizedTensor qt) {
-                        QuantGemv.rows(x, xq, n, k, qt, m, null, outs[i], a, b);
-                    } else {
-                        Gemv.rows(x, n, k, (Tensor) ws[i], null, outs[i], m, xs, a, b);
-                    }
+                    kernel.rows(ws[i], outs[i], a, b);
                 }
                 start += m;
             }
         });
+    }
+
+    /** Output rows [lo, hi) of x · wᵀ into out, with x prepared once for every matrix of a {@link #linearMany}. */
+    private interface RowKernel {
+        void rows(WeightMatrix w, float[] out, int lo, int hi);
+    }
+
+    /** The decode kernel {@link #linear} would pick for n rows and this kind of weight, its input prepared; null for GEMM. */
+    private static RowKernel streamingKernel(float[] x, int n, int k, WeightMatrix kind) {
+        if (kind instanceof QuantizedTensor qt && n <= QuantGemv.MAX_VECTORS) {
+            QuantGemv.Q8Activations xq = QuantGemv.prepare(x, n, k, qt.type());
+            return (w, out, lo, hi) -> QuantGemv.rows(x, xq, n, k, (QuantizedTensor) w, w.rows(), null, out, lo, hi);
+        } else if (kind instanceof Tensor t && n <= 4) {
+            float[][] xs = Gemv.prepare(x, n, k, t.dtype());
+            return (w, out, lo, hi) -> Gemv.rows(x, n, k, (Tensor) w, null, out, w.rows(), xs, lo, hi);
+        } else if (kind instanceof Tensor t && n <= GemvBatch.MAX && t.dtype() != DType.F32) {
+            float[] xd = GemvBatch.prepare(x, n, k, t.dtype());
+            return (w, out, lo, hi) -> GemvBatch.rows(x, n, k, (Tensor) w, null, out, w.rows(), xd, lo, hi);
+        }
+        return null;
     }
 
     private static void checkBuffers(float[] x, int n, WeightMatrix w, float[] out) {
@@ -105,16 +111,6 @@ public final class MatMul {
             }
         }
         return true;
-    }
-
-    private static void addBias(float[] out, int n, int m, float[] bias) {
-        if (bias != null) {
-            for (int i = 0; i < n; i++) {
-                for (int r = 0; r < m; r++) {
-                    out[i * m + r] += bias[r];
-                }
-            }
-        }
     }
 
     /**

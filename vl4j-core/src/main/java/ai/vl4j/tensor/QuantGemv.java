@@ -12,11 +12,12 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Decode products with {@link QuantizedTensor} weights: out[b, r] = Σ_blocks d·Σ_j q_j·x_b[j] for up to 4
- * vectors per pass over the weights; nothing is dequantized to memory.
+ * Decode products with {@link QuantizedTensor} weights: out[b, r] = Σ_blocks d·Σ_j q_j·x_b[j] for up to 8
+ * vectors (a batch of decoded sequences) per pass over the weights; nothing is dequantized to memory.
  * <ul>
  *   <li>Q8_0: per block of 32, the signed bytes are widened to floats in registers, scaled by the block's d and
- *       accumulated with FMAs against x in float32; two blocks (64 bytes) per memory access.
+ *       accumulated with FMAs against x in float32; two blocks (64 bytes) per memory access; 4 vectors per pass
+ *       over a row, which stays in L1 for the next 4.
  *   <li>Q4_0: as GGML does (its Q4_0 dot product takes Q8_0 activations), x is first quantized per block of 32 to
  *       int8 ({@link #prepare}: dx = max|x|/127, rounded half away from zero) and laid out in the order of the
  *       weights' 16-bit words (see {@link QuantType}). One vector of words holds four blocks (at 512 bits); four
@@ -54,12 +55,15 @@ final class QuantGemv {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<Q8Activations> ACTIVATIONS = ThreadLocal.withInitial(Q8Activations::new);
+    /** Most input vectors one pass over the weights serves (a batch of decoded sequences). */
+    static final int MAX_VECTORS = 8;
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[MAX_VECTORS]);
 
     private QuantGemv() {
     }
 
     /**
-     * Up to 4 input vectors quantized to int8 for the Q4_0 kernel, per vector: {@code values} in chunks of
+     * The input vectors quantized to int8 for the Q4_0 kernel, per vector: {@code values} in chunks of
      * CHUNK_BLOCKS blocks (value j of the chunk's block c at [s·WORDS + 8c + j mod 8], s = j / 8: the place of
      * its weight nibble); per block {@code blockScales} = dx and {@code corrections} = −8·dx·Σ of its values (the
      * nibbles' offset of −8, applied once per block); and per 32-bit lane of the kernel (4 per block)
@@ -181,11 +185,13 @@ final class QuantGemv {
             d = new float[blocks + 2 * LANES];           // Q4_0 reads whole vectors of scales past the last block
             SCALES.set(d);
         }
-        float[] sums = new float[4];
+        float[] sums = SUMS.get();
         for (int r = lo; r < hi; r++) {
             if (w.type() == QuantType.Q8_0) {
                 Widen.toFloat(w.scales(), DType.F16, (long) r * blocks, d, 0, blocks);   // the row's scales, once
-                rowQ8(x, n, k, w, r, d, sums);
+                for (int g = 0; g < n; g += 4) {      // 4 vectors per pass; the row (2 KB) is in L1 for the next 4
+                    rowQ8(x, g * k, Math.min(4, n - g), k, w, r, d, sums, g);
+                }
                 tail(x, n, k, w, r, d, sums);
             } else {
                 rowQ4(xq, n, k, w, r, d, sums);
@@ -197,11 +203,12 @@ final class QuantGemv {
         }
     }
 
-    private static void rowQ8(float[] x, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums) {
+    /** One Q8_0 row against up to 4 vectors x[xOff + i·k ..], into sums[s0 + i] (the full blocks; see tail). */
+    private static void rowQ8(float[] x, int xOff, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums, int s0) {
         MemorySegment q = w.quants();
         int full = k / BLOCK;
         long qRow = r * w.type().rowBytes(k);
-        int x1 = k, x2 = 2 * k, x3 = 3 * k;
+        int x0 = xOff, x1 = xOff + k, x2 = xOff + 2 * k, x3 = xOff + 3 * k;
         FloatVector a0 = FloatVector.zero(FS), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
         int blk = 0;
         for (; LANES == 16 && blk + 1 < full; blk += 2) {
@@ -215,14 +222,14 @@ final class QuantGemv {
             FloatVector w3 = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 3)).mul(d1);
             int xb = blk * BLOCK;
             if (n == 1) {                     // four independent chains hide the FMA latency
-                a0 = w0.fma(FloatVector.fromArray(FS, x, xb), a0);
-                b0 = w1.fma(FloatVector.fromArray(FS, x, xb + LANES), b0);
-                a1 = w2.fma(FloatVector.fromArray(FS, x, xb + 2 * LANES), a1);
-                b1 = w3.fma(FloatVector.fromArray(FS, x, xb + 3 * LANES), b1);
+                a0 = w0.fma(FloatVector.fromArray(FS, x, x0 + xb), a0);
+                b0 = w1.fma(FloatVector.fromArray(FS, x, x0 + xb + LANES), b0);
+                a1 = w2.fma(FloatVector.fromArray(FS, x, x0 + xb + 2 * LANES), a1);
+                b1 = w3.fma(FloatVector.fromArray(FS, x, x0 + xb + 3 * LANES), b1);
                 continue;
             }
-            a0 = w2.fma(FloatVector.fromArray(FS, x, xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, xb), a0));
-            b0 = w3.fma(FloatVector.fromArray(FS, x, xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, xb + LANES), b0));
+            a0 = w2.fma(FloatVector.fromArray(FS, x, x0 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x0 + xb), a0));
+            b0 = w3.fma(FloatVector.fromArray(FS, x, x0 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x0 + xb + LANES), b0));
             a1 = w2.fma(FloatVector.fromArray(FS, x, x1 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x1 + xb), a1));
             b1 = w3.fma(FloatVector.fromArray(FS, x, x1 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x1 + xb + LANES), b1));
             if (n > 2) {
@@ -248,29 +255,35 @@ final class QuantGemv {
                 ByteVector bytes = ByteVector.fromMemorySegment(BYTES_2, q, qb + c, ByteOrder.LITTLE_ENDIAN);
                 FloatVector lo = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 0)).mul(dv);
                 FloatVector hi = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 1)).mul(dv);
-                int e = xb + c;
+                int e = x0 + xb + c;
                 int o = e + LANES;
                 a0 = lo.fma(FloatVector.fromArray(FS, x, e), a0);
                 b0 = hi.fma(FloatVector.fromArray(FS, x, o), b0);
                 if (n > 1) {
-                    a1 = lo.fma(FloatVector.fromArray(FS, x, x1 + e), a1);
-                    b1 = hi.fma(FloatVector.fromArray(FS, x, x1 + o), b1);
+                    a1 = lo.fma(FloatVector.fromArray(FS, x, e + k), a1);
+                    b1 = hi.fma(FloatVector.fromArray(FS, x, o + k), b1);
                     if (n > 2) {
-                        a2 = lo.fma(FloatVector.fromArray(FS, x, x2 + e), a2);
-                        b2 = hi.fma(FloatVector.fromArray(FS, x, x2 + o), b2);
+                        a2 = lo.fma(FloatVector.fromArray(FS, x, e + 2 * k), a2);
+                        b2 = hi.fma(FloatVector.fromArray(FS, x, o + 2 * k), b2);
                         if (n > 3) {
-                            a3 = lo.fma(FloatVector.fromArray(FS, x, x3 + e), a3);
-                            b3 = hi.fma(FloatVector.fromArray(FS, x, x3 + o), b3);
+                            a3 = lo.fma(FloatVector.fromArray(FS, x, e + 3 * k), a3);
+                            b3 = hi.fma(FloatVector.fromArray(FS, x, o + 3 * k), b3);
                         }
                     }
                 }
             }
         }
         // reductions stay in this method: a vector passed to a method C2 does not inline is boxed
-        sums[0] = a0.add(b0).reduceLanes(VectorOperators.ADD);
-        sums[1] = a1.add(b1).reduceLanes(VectorOperators.ADD);
-        sums[2] = a2.add(b2).reduceLanes(VectorOperators.ADD);
-        sums[3] = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        sums[s0] = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        if (n > 1) {
+            sums[s0 + 1] = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        }
+        if (n > 2) {
+            sums[s0 + 2] = a2.add(b2).reduceLanes(VectorOperators.ADD);
+        }
+        if (n > 3) {
+            sums[s0 + 3] = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        }
     }
 
     /**

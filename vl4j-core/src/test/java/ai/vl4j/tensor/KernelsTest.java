@@ -1,12 +1,15 @@
 package ai.vl4j.tensor;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Kernels against slow double-precision references (the ggml lesson: test ops, not only end to end). */
 class KernelsTest {
@@ -54,6 +57,40 @@ class KernelsTest {
             MatMul.reference(x, n, w, bias, ref);
             for (int i = 0; i < n * m; i++) {
                 assertEquals(ref[i], out[i], 1e-4 * Math.sqrt(k), dtype + " " + n + "x" + k + "x" + m + " at " + i);
+            }
+        }
+    }
+
+    /**
+     * The fused pass over several matrices (q/k/v, gate/up) gives each matrix exactly what its own product gives,
+     * for every decode batch size (the kernels' regimes: 1–4 vectors, 5–8, and GEMM beyond) and storage kind.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    void linearManyEqualsSeparateProducts(String kind) {
+        Random rnd = new Random(11);
+        int k = 160;
+        int[] rows = {37, 16, 21};
+        WeightMatrix[] ws = new WeightMatrix[rows.length];
+        for (int i = 0; i < rows.length; i++) {
+            Tensor dense = QuantizationTest.randomMatrix(rnd, rows[i], k);
+            ws[i] = kind.startsWith("Q") ? QuantizedTensor.quantize(dense, QuantType.parse(kind), Arena.ofAuto())
+                    : dense.convertTo(DType.valueOf(kind));
+        }
+        for (int n : new int[] {1, 2, 4, 5, 7, 8, 9}) {
+            float[] x = new float[n * k];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) rnd.nextGaussian();
+            }
+            float[][] fused = new float[rows.length][];
+            for (int i = 0; i < rows.length; i++) {
+                fused[i] = new float[n * rows[i]];
+            }
+            MatMul.linearMany(x, n, ws, fused);
+            for (int i = 0; i < rows.length; i++) {
+                float[] alone = new float[n * rows[i]];
+                MatMul.linear(x, n, ws[i], null, alone);
+                assertArrayEquals(alone, fused[i], kind + " n=" + n + " matrix " + i);
             }
         }
     }

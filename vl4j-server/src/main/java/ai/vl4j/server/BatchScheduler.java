@@ -46,6 +46,8 @@ public final class BatchScheduler implements AutoCloseable {
     private final Thread thread;
     private final List<Sequence> active = new ArrayList<>();      // decode thread only
     private final PrefixCache prefixes;                           // decode thread only
+    private float[] logits = new float[0];                        // decode thread only: a step's logits [b, V]
+    private float[] row = new float[0];                           // decode thread only: one sequence's logits
     private PrefillRun prefilling;                                // the request being prefilled, piece by piece
     private Completion prefillJob;
     private ChatState prefillState;
@@ -229,11 +231,16 @@ public final class BatchScheduler implements AutoCloseable {
             tokens[i] = active.get(i).lastToken();
             caches[i] = active.get(i).cache;
         }
-        float[] logits = llm.logitsOfRows(llm.forwardBatch(llm.embed(tokens), caches), b);
+        int vocab = llm.config().vocabSize();
+        if (logits.length < b * vocab) {
+            logits = new float[b * vocab];
+        }
+        llm.logitsOfRows(llm.forwardBatch(llm.embed(tokens), caches), b, logits);
         steps.increment();
         stepRows.add(b);
-        int vocab = llm.config().vocabSize();
-        float[] row = new float[vocab];
+        if (row.length < vocab) {
+            row = new float[vocab];
+        }
         List<Sequence> finished = new ArrayList<>();
         for (int i = 0; i < b; i++) {
             System.arraycopy(logits, i * vocab, row, 0, vocab);
