@@ -81,6 +81,8 @@ final class BenchCommand implements Callable<Integer> {
         obj.put("roofline", Map.of("read_gb_s", r.roofline().readGbPerS(), "fma_gflops", r.roofline().fmaGflops()));
         obj.put("decode_bytes_per_token", r.decodeBytesPerToken());
         obj.put("decode_roofline_fraction", r.decodeRooflineFraction());
+        obj.put("decode_kv_bytes_per_token", r.decodeKvBytesPerToken());
+        obj.put("decode_roofline_fraction_with_kv", r.decodeRooflineFractionWithKv());
         if (!r.batchedDecodeTokensPerSecond().isEmpty()) {
             Map<String, Double> batched = new LinkedHashMap<>();
             r.batchedDecodeTokensPerSecond().forEach((size, tps) -> batched.put(String.valueOf(size), tps));
@@ -96,8 +98,10 @@ final class BenchCommand implements Callable<Integer> {
         r.stages().forEach((k, v) -> out.printf("%-18s %10.4f %10.4f %10.4f%n", k, v.median(), v.min(), v.max()));
         out.printf("time to first token %.3f s (min %.3f, max %.3f)%n", r.ttft().median(), r.ttft().min(), r.ttft().max());
         out.printf("prefill %d tokens: %.1f tok/s | decode: %.2f tok/s%n", r.lmTokens(), r.prefillTokensPerSecond(), r.decodeTokensPerSecond());
-        out.printf("roofline: read %.1f GB/s, f32 FMA %.0f GFLOP/s | decode streams %.2f GB/token = %.0f%% of the read roofline%n",
-                r.roofline().readGbPerS(), r.roofline().fmaGflops(), r.decodeBytesPerToken() / 1e9, 100 * r.decodeRooflineFraction());
+        out.printf("roofline: read %.1f GB/s, f32 FMA %.0f GFLOP/s | decode streams %.2f GB/token of weights = %.0f%% of the read"
+                        + " roofline; with the KV cache (%.2f GB/token) %.0f%%%n",
+                r.roofline().readGbPerS(), r.roofline().fmaGflops(), r.decodeBytesPerToken() / 1e9, 100 * r.decodeRooflineFraction(),
+                r.decodeKvBytesPerToken() / 1e9, 100 * r.decodeRooflineFractionWithKv());
         r.batchedDecodeTokensPerSecond().forEach((size, tps) ->
                 out.printf("batched decode, %d sequences: %.2f tok/s in all%n", size, tps));
         out.printf("peak heap %d MB, peak RSS %d MB%n", r.peakHeapBytes() >> 20, r.peakRssBytes() >> 20);

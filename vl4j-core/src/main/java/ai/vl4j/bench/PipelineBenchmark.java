@@ -3,6 +3,7 @@ package ai.vl4j.bench;
 import ai.vl4j.generate.Sampler;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.llm.KvCache;
+import ai.vl4j.llm.LlamaConfig;
 import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.vision.HybridVisionTower;
 import ai.vl4j.vision.SigLipVit;
@@ -53,13 +54,21 @@ public final class PipelineBenchmark {
      * @param stages                seconds per stage
      * @param ttft                  time to first token (median of the per-run sums)
      * @param decodeBytesPerToken   weight bytes one decode step streams (all LLM matrices but the embedding table)
+     * @param decodeKvBytesPerToken bytes of cached keys and values one decode step reads, on average over the
+     *                              measured steps (the cache grows by one position a step)
      */
     public record Report(int lmTokens, int genTokens, int runs, Map<String, Stats> stages, Stats ttft,
                          double prefillTokensPerSecond, double decodeTokensPerSecond, long decodeBytesPerToken,
-                         Roofline.Result roofline, long peakHeapBytes, long peakRssBytes,
+                         long decodeKvBytesPerToken, Roofline.Result roofline, long peakHeapBytes, long peakRssBytes,
                          Map<Integer, Double> batchedDecodeTokensPerSecond) {
+        /** Decode speed as a fraction of what the read bandwidth allows for the weights alone. */
         public double decodeRooflineFraction() {
             return decodeTokensPerSecond * decodeBytesPerToken / (roofline.readGbPerS() * 1e9);
+        }
+
+        /** The same for everything a decode step reads: the weights and the KV cache. */
+        public double decodeRooflineFractionWithKv() {
+            return decodeTokensPerSecond * (decodeBytesPerToken + decodeKvBytesPerToken) / (roofline.readGbPerS() * 1e9);
         }
     }
 
@@ -116,7 +125,17 @@ public final class PipelineBenchmark {
                 Math.max(before.fmaGflops(), after.fmaGflops()));
         return new Report(ids.length, options.genTokens(), options.runs(), stages, Stats.of(ttfts),
                 ids.length / stages.get("prefill").median(), 1.0 / stages.get("decode_per_token").median(),
-                llm.decodeBytesPerStep(), roofline, peakHeap(), peakRss(), batched);
+                llm.decodeBytesPerStep(), kvBytesPerDecodeStep(llm.config(), vl.kvCachePrecision(), ids.length, options.genTokens()),
+                roofline, peakHeap(), peakRss(), batched);
+    }
+
+    /**
+     * Keys and values a decode step reads (every layer, every cached position), averaged over genTokens steps after
+     * a prompt of promptTokens: step i attends over promptTokens + 1 + i positions.
+     */
+    static long kvBytesPerDecodeStep(LlamaConfig cfg, DType precision, int promptTokens, int genTokens) {
+        double meanPositions = promptTokens + (genTokens + 1) / 2.0;
+        return Math.round(cfg.numLayers() * 2.0 * cfg.kvDim() * precision.size * meanPositions);
     }
 
     /** Each tower timed on its own (the hybrid tower's 1024→384 resize counts as SigLIP's). */
