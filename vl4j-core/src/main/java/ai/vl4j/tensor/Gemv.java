@@ -33,12 +33,6 @@ final class Gemv {
     private Gemv() {
     }
 
-    /** out[b·m + r] = Σ_j W[r, j]·x[b·k + j] (+ bias[r]) for b < n (1..4), r < m. */
-    static void multiply(float[] x, int n, int k, Tensor w, int m, float[] bias, float[] out) {
-        float[][] xs = prepare(x, n, k, w.dtype());
-        Parallel.forRange(0, m, grain(k), (lo, hi) -> rows(x, n, k, w, bias, out, m, xs, lo, hi));
-    }
-
     /** Rows per parallel chunk: enough work (32k weights) to be worth a hand-off. */
     static int grain(int k) {
         return Math.max(16, (1 << 15) / Math.max(1, k));
@@ -66,7 +60,7 @@ final class Gemv {
         return xs;
     }
 
-    /** Output rows [lo, hi) of {@link #multiply}, with xs from {@link #prepare}. */
+    /** Output rows [lo, hi) of out[b·m + r] = Σ_j W[r, j]·x[b·k + j] (+ bias[r]) for b < n (1..4), with xs from {@link #prepare}. */
     static void rows(float[] x, int n, int k, Tensor w, float[] bias, float[] out, int m, float[][] xs, int lo, int hi) {
         MemorySegment seg = w.data();
         DType dtype = w.dtype();

@@ -26,12 +26,6 @@ final class GemvBatch {
     private GemvBatch() {
     }
 
-    /** out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n (2..MAX), r < m. */
-    static void multiply(float[] x, int n, int k, Tensor w, int m, float[] bias, float[] out) {
-        float[] xd = prepare(x, n, k, w.dtype());
-        Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> rows(x, n, k, w, bias, out, m, xd, lo, hi));
-    }
-
     /**
      * The vectors as {@link #pair} reads them: each deinterleaved as in {@link Gemv}, vector b at b·len
      * (len = k rounded down to whole blocks), the unused ones zero. A buffer of the calling thread, reused from
@@ -54,7 +48,10 @@ final class GemvBatch {
         return xd;
     }
 
-    /** Output rows [lo, hi) of {@link #multiply}, two at a time (an odd last row is paired with itself). */
+    /**
+     * Output rows [lo, hi) of out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n (2..MAX), two at a time (an odd last row
+     * is paired with itself), with xd from {@link #prepare}.
+     */
     static void rows(float[] x, int n, int k, Tensor w, float[] bias, float[] out, int m, float[] xd, int lo, int hi) {
         boolean bf16 = w.dtype() == DType.BF16;
         MemorySegment seg = w.data();

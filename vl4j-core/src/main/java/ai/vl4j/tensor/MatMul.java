@@ -28,13 +28,9 @@ public final class MatMul {
         int m = w.rows();
         int k = w.cols();
         checkBuffers(x, n, w, out);
-        if (n <= QuantGemv.MAX_VECTORS && w instanceof QuantizedTensor qt) {
-            QuantGemv.multiply(x, n, k, qt, m, bias, out);
-        } else if (n <= 4 && w instanceof Tensor t) {
-            Gemv.multiply(x, n, k, t, m, bias, out);
-        } else if (n <= GemvBatch.MAX && w instanceof Tensor t && t.dtype() != DType.F32) {
-            // 5..8 rows (batched decode): one pass over the weights, 2 rows × 8 vectors per step
-            GemvBatch.multiply(x, n, k, t, m, bias, out);
+        RowKernel kernel = streamingKernel(x, n, k, w);
+        if (kernel != null) {
+            Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
         } else {
             Gemm.multiply(x, n, k, w::rowToFloat, m, bias, out);
         }
@@ -68,29 +64,33 @@ public final class MatMul {
                 int a = Math.max(lo, start) - start;
                 int b = Math.min(hi, start + m) - start;
                 if (a < b) {
-                    kernel.rows(ws[i], outs[i], a, b);
+                    kernel.rows(ws[i], null, outs[i], a, b);
                 }
                 start += m;
             }
         });
     }
 
-    /** Output rows [lo, hi) of x · wᵀ into out, with x prepared once for every matrix of a {@link #linearMany}. */
+    /** Output rows [lo, hi) of x · wᵀ (+ bias) into out, with x prepared once for every matrix it is used with. */
     private interface RowKernel {
-        void rows(WeightMatrix w, float[] out, int lo, int hi);
+        void rows(WeightMatrix w, float[] bias, float[] out, int lo, int hi);
     }
 
-    /** The decode kernel {@link #linear} would pick for n rows and this kind of weight, its input prepared; null for GEMM. */
+    /**
+     * The decode kernel for n rows and this kind of weight, its input prepared; null where the GEMM serves (more
+     * rows, or 5–8 rows of float32 weights): {@link QuantGemv} up to 8 rows, {@link Gemv} up to 4,
+     * {@link GemvBatch} 5–8 (2 weight rows × 8 vectors per step).
+     */
     private static RowKernel streamingKernel(float[] x, int n, int k, WeightMatrix kind) {
         if (kind instanceof QuantizedTensor qt && n <= QuantGemv.MAX_VECTORS) {
             QuantGemv.Q8Activations xq = QuantGemv.prepare(x, n, k, qt.type());
-            return (w, out, lo, hi) -> QuantGemv.rows(x, xq, n, k, (QuantizedTensor) w, w.rows(), null, out, lo, hi);
+            return (w, bias, out, lo, hi) -> QuantGemv.rows(x, xq, n, k, (QuantizedTensor) w, w.rows(), bias, out, lo, hi);
         } else if (kind instanceof Tensor t && n <= 4) {
             float[][] xs = Gemv.prepare(x, n, k, t.dtype());
-            return (w, out, lo, hi) -> Gemv.rows(x, n, k, (Tensor) w, null, out, w.rows(), xs, lo, hi);
+            return (w, bias, out, lo, hi) -> Gemv.rows(x, n, k, (Tensor) w, bias, out, w.rows(), xs, lo, hi);
         } else if (kind instanceof Tensor t && n <= GemvBatch.MAX && t.dtype() != DType.F32) {
             float[] xd = GemvBatch.prepare(x, n, k, t.dtype());
-            return (w, out, lo, hi) -> GemvBatch.rows(x, n, k, (Tensor) w, null, out, w.rows(), xd, lo, hi);
+            return (w, bias, out, lo, hi) -> GemvBatch.rows(x, n, k, (Tensor) w, bias, out, w.rows(), xd, lo, hi);
         }
         return null;
     }

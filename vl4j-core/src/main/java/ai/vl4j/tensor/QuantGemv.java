@@ -81,11 +81,6 @@ final class QuantGemv {
         final int[] block = new int[BLOCK];   // one block's int8 values while it is laid out
     }
 
-    static void multiply(float[] x, int n, int k, QuantizedTensor w, int m, float[] bias, float[] out) {
-        Q8Activations xq = prepare(x, n, k, w.type());
-        Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> rows(x, xq, n, k, w, m, bias, out, lo, hi));
-    }
-
     /** The int8 activations the Q4_0 kernel needs (null for Q8_0, which reads x as it is). */
     static Q8Activations prepare(float[] x, int n, int k, QuantType type) {
         if (type != QuantType.Q4_0) {
@@ -174,7 +169,7 @@ final class QuantGemv {
         a.corrections[at] = -8 * sum * dx;
     }
 
-    /** Output rows [lo, hi) of {@link #multiply}; xq from {@link #prepare} with the same x. */
+    /** Output rows [lo, hi) of out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n (1..MAX_VECTORS); xq from {@link #prepare} with the same x. */
     static void rows(float[] x, Q8Activations xq, int n, int k, QuantizedTensor w, int m, float[] bias, float[] out, int lo, int hi) {
         if (LANES > 16 || BLOCK % (2 * LANES) != 0) {
             throw new IllegalStateException("quantized kernels assume 4, 8 or 16 float lanes, not " + LANES);
