@@ -127,8 +127,12 @@ public final class LlamaModel {
         for (KvCache c : caches) {
             requireRoom(c, 1);
         }
-        if (b > 1 && java.util.Arrays.stream(caches).distinct().count() != b) {
-            throw new IllegalArgumentException("each sequence of a batch needs its own KV cache");
+        for (int i = 0; i < b; i++) {
+            for (int j = i + 1; j < b; j++) {
+                if (caches[i] == caches[j]) {
+                    throw new IllegalArgumentException("each sequence of a batch needs its own KV cache (sequences " + i + " and " + j + " share one)");
+                }
+            }
         }
         Scratch s = batchScratch.get();
         if (s == null || s.rows < b) {
