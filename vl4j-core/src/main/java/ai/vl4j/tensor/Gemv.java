@@ -60,7 +60,10 @@ final class Gemv {
         return xs;
     }
 
-    /** Output rows [lo, hi) of out[b·m + r] = Σ_j W[r, j]·x[b·k + j] (+ bias[r]) for b < n (1..4), with xs from {@link #prepare}. */
+    /**
+     * Output rows [lo, hi) of out[b·m + r] = Σ_j W[r, j]·x[b·k + j] (+ bias[r]) for b < n (1..4), with xs from
+     * {@link #prepare}.
+     */
     static void rows(float[] x, int n, int k, Tensor w, float[] bias, float[] out, int m, float[][] xs, int lo, int hi) {
         MemorySegment seg = w.data();
         DType dtype = w.dtype();

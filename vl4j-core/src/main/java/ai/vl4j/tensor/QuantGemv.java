@@ -169,7 +169,10 @@ final class QuantGemv {
         a.corrections[at] = -8 * sum * dx;
     }
 
-    /** Output rows [lo, hi) of out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n (1..MAX_VECTORS); xq from {@link #prepare} with the same x. */
+    /**
+     * Output rows [lo, hi) of out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n (1..MAX_VECTORS); xq from
+     * {@link #prepare} with the same x.
+     */
     static void rows(float[] x, Q8Activations xq, int n, int k, QuantizedTensor w, int m, float[] bias, float[] out, int lo, int hi) {
         if (LANES > 16 || BLOCK % (2 * LANES) != 0) {
             throw new IllegalStateException("quantized kernels assume 4, 8 or 16 float lanes, not " + LANES);
