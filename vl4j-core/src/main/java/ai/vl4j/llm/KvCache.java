@@ -30,6 +30,7 @@ public final class KvCache {
     private LlamaModel.Scratch decodeScratch;   // reused by every one-token step of this sequence
     private float[] decodeInput;
     private float[] decodeLogits;
+    private final KvCache[] self = {this};       // this cache as a batch of one (a decode step of this sequence)
 
     public KvCache(LlamaConfig cfg, int capacity) {
         this(cfg, capacity, DType.F32);
@@ -177,6 +178,10 @@ public final class KvCache {
             decodeScratch = new LlamaModel.Scratch(cfg, 1);
         }
         return decodeScratch;
+    }
+
+    KvCache[] decodeCaches() {
+        return self;
     }
 
     float[] decodeInput(int hidden) {

@@ -98,18 +98,19 @@ public final class LlamaModel {
     }
 
     /**
-     * Runs n new positions (rows of x [n, H], consumed) after the cache's current length, appends their keys and
-     * values to the cache, and returns the final-normed hidden states [n, H].
+     * Prefill: runs n new positions of one sequence (rows of x [n, H], consumed) after the cache's current length,
+     * appends their keys and values to the cache, and returns the final-normed hidden states [n, H]. A row's
+     * result does not depend on n: a prompt run in pieces (or after a cached prefix) gets the bits of one whole run.
      */
     public float[] forward(float[] x, int n, KvCache cache) {
         requireRoom(cache, n);
-        Scratch s = n == 1 ? cache.decodeScratch(cfg) : new Scratch(cfg, n);
+        Scratch s = new Scratch(cfg, n);
         for (int t = 0; t < n; t++) {
             rope.angles(cache.length() + t, s.cos, s.sin, t * rope.half());
         }
         KvCache[] one = {cache};
         for (Layer layer : layers) {
-            layer.forward(x, n, one, s, rope);
+            layer.forward(x, n, one, s, rope, true);
         }
         cache.advance(n);
         norm.forward(x, x, n);
@@ -120,13 +121,11 @@ public final class LlamaModel {
      * One decode step for several independent sequences at once: row b of x [B, H] is the next token of the
      * sequence whose cache is caches[b]. The linear layers run on all B rows in one pass over the weights (the
      * point of batching: decode is bound by reading the weights); attention stays per sequence. Returns the
-     * final-normed hidden states [B, H].
+     * final-normed hidden states [B, H]. Each row's result is the bits that sequence gets decoded alone
+     * ({@link #decodeStep}), whatever the batch's size and other sequences.
      */
     public float[] forwardBatch(float[] x, KvCache[] caches) {
         int b = caches.length;
-        for (KvCache c : caches) {
-            requireRoom(c, 1);
-        }
         for (int i = 0; i < b; i++) {
             for (int j = i + 1; j < b; j++) {
                 if (caches[i] == caches[j]) {
@@ -139,11 +138,20 @@ public final class LlamaModel {
             s = new Scratch(cfg, b);
             batchScratch.set(s);
         }
+        return decode(x, caches, s);
+    }
+
+    /** Decode: one new position for each sequence, row b of x [B, H] that of caches[b]; the final-normed rows. */
+    private float[] decode(float[] x, KvCache[] caches, Scratch s) {
+        int b = caches.length;
+        for (KvCache c : caches) {
+            requireRoom(c, 1);
+        }
         for (int t = 0; t < b; t++) {
             rope.angles(caches[t].length(), s.cos, s.sin, t * rope.half());
         }
         for (Layer layer : layers) {
-            layer.forward(x, b, caches, s, rope);
+            layer.forward(x, b, caches, s, rope, false);
         }
         for (KvCache c : caches) {
             c.advance(1);
@@ -169,9 +177,9 @@ public final class LlamaModel {
         }
         float[] x = cache.decodeInput(h);
         Widen.toFloat(embedTokens.data(), embedTokens.dtype(), (long) token * h, x, 0, h);
-        forward(x, 1, cache);
+        decode(x, cache.decodeCaches(), cache.decodeScratch(cfg));
         float[] logits = cache.decodeLogits(cfg.vocabSize());
-        lmHead.forward(x, 1, logits);
+        lmHead.forward(x, 1, logits, MatMul.Regime.DECODE);
         return logits;
     }
 
@@ -185,7 +193,7 @@ public final class LlamaModel {
         if (logits.length < (long) rows * cfg.vocabSize()) {
             throw new IllegalArgumentException("logits buffer of " + logits.length + " floats < " + rows + " rows × " + cfg.vocabSize());
         }
-        lmHead.forward(hidden, rows, logits);
+        lmHead.forward(hidden, rows, logits, MatMul.Regime.DECODE);   // each row as decodeStep gives it
         return logits;
     }
 
@@ -195,7 +203,7 @@ public final class LlamaModel {
         float[] one = new float[h];
         System.arraycopy(hidden, row * h, one, 0, h);
         float[] logits = new float[cfg.vocabSize()];
-        lmHead.forward(one, 1, logits);
+        lmHead.forward(one, 1, logits, MatMul.Regime.DECODE);
         return logits;
     }
 
@@ -275,28 +283,30 @@ public final class LlamaModel {
         }
 
         /**
-         * Rows [0, n) of x: with one cache, n consecutive new positions of that sequence (prefill, causal among
-         * themselves); with several, row b is the next position of sequence b.
+         * Rows [0, n) of x: for a prefill, n consecutive new positions of the one sequence caches[0] (causal among
+         * themselves, the GEMM and the blocked attention kernel); for a decode, row b is the next position of the
+         * sequence caches[b] (the streaming kernels and the decode attention kernel).
          */
-        void forward(float[] x, int n, KvCache[] caches, Scratch s, Rope rope) {
+        void forward(float[] x, int n, KvCache[] caches, Scratch s, Rope rope, boolean prefill) {
             int h = cfg.hiddenSize();
             int kvDim = cfg.kvDim();
             int hd = cfg.headDim();
             float scale = (float) (1.0 / Math.sqrt(hd));
+            MatMul.Regime regime = prefill ? MatMul.Regime.PREFILL : MatMul.Regime.DECODE;
             // h = x + o_proj(attn(input_layernorm(x)))
             inputNorm.forward(x, s.normed, n);
-            MatMul.linearMany(s.normed, n, qkv, s.qkv);           // q, k, v projections
+            MatMul.linearMany(s.normed, n, qkv, s.qkv, regime);     // q, k, v projections
             Parallel.forRange(0, n, 32, (lo, hi) -> {          // rows apart: each writes its own positions
                 for (int t = lo; t < hi; t++) {
-                    KvCache cache = caches.length == 1 ? caches[0] : caches[t];
-                    int pos = cache.length() + (caches.length == 1 ? t : 0);
+                    KvCache cache = prefill ? caches[0] : caches[t];
+                    int pos = cache.length() + (prefill ? t : 0);
                     rope.apply(s.q, t, h, s.cos, s.sin, t * rope.half());      // the angles of pos, from forward
                     rope.apply(s.k, t, kvDim, s.cos, s.sin, t * rope.half());
                     // append to the cache: each key into its tile of Kᵀ, the values as a row (see KvCache)
                     cache.put(index, pos, s.k, t * kvDim, s.v, t * kvDim);
                 }
             });
-            if (caches.length == 1 && n > 1) {
+            if (prefill) {
                 KvCache cache = caches[0];
                 int pos0 = cache.length();
                 Attention.KeysT keys;
@@ -313,27 +323,26 @@ public final class LlamaModel {
                 Attention.multiHead(new Attention.Operand(s.q, h, 0), keys, values,
                         new Attention.Operand(s.attn, h, 0), n, pos0 + n, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos0, null);
             } else {
-                for (int t = 0; t < n; t++) {   // one new position per sequence (decode)
-                    KvCache cache = caches.length == 1 ? caches[0] : caches[t];
+                for (int t = 0; t < n; t++) {   // one new position per sequence
+                    KvCache cache = caches[t];
                     int pos = cache.length();
                     Attention.Operand q = new Attention.Operand(s.q, h, t * h);
                     Attention.Operand out = new Attention.Operand(s.attn, h, t * h);
                     if (cache.precision == DType.F32) {
-                        Attention.multiHead(q, cache.keys(index), cache.values(index),
-                                out, 1, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale, pos, null);
+                        Attention.decode(q, cache.keys(index), cache.values(index), out, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale);
                     } else {
                         Attention.decodeBf16(q, cache.keysT16[index], cache.headStride(), cache.values16[index], hd, cache.headStride(),
                                 out, pos + 1, cfg.numHeads(), cfg.numKvHeads(), hd, scale);
                     }
                 }
             }
-            o.forward(s.attn, n, s.out);
+            o.forward(s.attn, n, s.out, regime);
             VectorMath.addInPlace(x, s.out, n * h);
             // x = h + down(silu(gate(u)) * up(u)),  u = post_attention_layernorm(h)
             postAttentionNorm.forward(x, s.normed, n);
-            MatMul.linearMany(s.normed, n, gateUp, s.gateUp);     // gate and up projections
+            MatMul.linearMany(s.normed, n, gateUp, s.gateUp, regime);     // gate and up projections
             Activations.siluMul(s.gate, s.up, n * cfg.intermediateSize());
-            down.forward(s.gate, n, s.out);
+            down.forward(s.gate, n, s.out, regime);
             VectorMath.addInPlace(x, s.out, n * h);
         }
     }

@@ -51,4 +51,9 @@ public final class Linear {
     public void forward(float[] x, int n, float[] y) {
         MatMul.linear(x, n, weight, bias, y);
     }
+
+    /** As above, with the kernel the rows need (see {@link MatMul.Regime}). */
+    public void forward(float[] x, int n, float[] y, MatMul.Regime regime) {
+        MatMul.linear(x, n, weight, bias, y, regime);
+    }
 }

@@ -147,11 +147,6 @@ public final class Attention {
      */
     public static void multiHead(Operand q, KeysT kT, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
                                  int headDim, float scale, int causalPos0, ScoreBias bias) {
-        if (nq == 1 && bias == null) {   // decode: one row per head, read as long streams
-            int keys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + 1);
-            DecodeAttention.multiHead(q, kT, v, out, keys, nHeads, nKvHeads, headDim, scale);
-            return;
-        }
         int group = nHeads / nKvHeads;
         int qBlocks = (nq + QB - 1) / QB;
         int hdPad = roundUp(headDim, LANES);
@@ -166,6 +161,15 @@ public final class Attention {
                 block(q, kT, v, out, h, h / group, i0, rows, nk, headDim, hdPad, scale, causalPos0, bias, termsLength, sc);
             }
         });
+    }
+
+    /**
+     * Decode attention: one query row per head (q row 0) over keys [0, keys) of the cache, read as long streams
+     * ({@link DecodeAttention}). Its scores are those of the blocked kernel, its softmax sums in another order.
+     */
+    public static void decode(Operand q, KeysT kT, Operand v, Operand out, int keys, int nHeads, int nKvHeads, int headDim,
+                              float scale) {
+        DecodeAttention.multiHead(q, kT, v, out, keys, nHeads, nKvHeads, headDim, scale);
     }
 
     /**
@@ -312,12 +316,12 @@ public final class Attention {
         FloatVector shift = FloatVector.broadcast(FS, mNew);
         FloatVector sum = FloatVector.zero(FS);
         for (int j = 0; j < BK; j += LANES) {
-            FloatVector p = FloatVector.fromArray(FS, s, so + j).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector p = FastMath.exp(FloatVector.fromArray(FS, s, so + j).sub(shift));
             p.intoArray(s, so + j);
             sum = sum.add(p);
         }
-        float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(mOld - mNew);
-        sc.l[r] = sc.l[r] * alpha + sum.reduceLanes(VectorOperators.ADD);
+        float alpha = mOld == Float.NEGATIVE_INFINITY ? 0f : FastMath.exp(mOld - mNew);
+        sc.l[r] = sc.l[r] * alpha + VectorMath.sumLanes(sum);
         sc.m[r] = mNew;
         if (alpha != 1f) {
             FloatVector a = FloatVector.broadcast(FS, alpha);

@@ -107,13 +107,13 @@ final class DecodeAttention {
         FloatVector sum = FloatVector.zero(FS);
         int j = 0;
         for (; j + LANES <= keys; j += LANES) {
-            FloatVector p = FloatVector.fromArray(FS, s, j).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector p = FastMath.exp(FloatVector.fromArray(FS, s, j).sub(shift));
             p.intoArray(s, j);
             sum = sum.add(p);
         }
-        float total = sum.reduceLanes(VectorOperators.ADD);
+        float total = VectorMath.sumLanes(sum);
         for (; j < keys; j++) {
-            s[j] = (float) Math.exp(s[j] - max);
+            s[j] = FastMath.exp(s[j] - max);
             total += s[j];
         }
         return total;

@@ -1,6 +1,7 @@
 package ai.vl4j.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -13,6 +14,12 @@ import jdk.incubator.vector.VectorSpecies;
  * Chebyshev series computed from {@link Erf#reference}, and evaluated per lane with Clenshaw's recurrence.
  * Then GELU(x) = ½·x·erfc(−x/√2) = x − ½·x·erfc(z) for x ≥ 0 and ½·x·erfc(z) for x < 0, which keeps full
  * relative precision in both tails.
+ *
+ * <p>Every exponential here is {@link #exp}: built from additions, multiplications and fused multiply-adds only,
+ * so a lane gives the same bits as the scalar form, in interpreted and in compiled code, on every host. The
+ * Vector API's {@code lanewise(EXP)} does not: C2 computes it with a vector math library, the interpreter with
+ * {@code Math.exp}, so a result would change with the JIT tier a method happens to run in, and with it the
+ * answer of a sequence decoded alone or in a batch.
  */
 public final class FastMath {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -20,7 +27,59 @@ public final class FastMath {
     /** Chebyshev coefficients of f(t) in s = 2t − 1 (c0 halved). */
     private static final float[] COEFFS = fit();
 
+    // exp(x) = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 (in two parts), |r| ≤ ln2/2
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f;              // 9 bits: n·LN2_HI is exact for |n| < 2^15
+    private static final float LN2_LO = -2.12194440e-4f;
+    private static final float ROUNDER = 0x1.8p23f;                // adding it rounds to an integer (ties to even)
+    private static final int ROUNDER_BITS = Float.floatToRawIntBits(ROUNDER);
+    /** Below: e^x is under the smallest normal float (flushed to 0). Above: n could reach 128 (taken as +∞; e^88.3 ≈ 2.1e38). */
+    static final float EXP_MIN = -87.33654475f;
+    static final float EXP_MAX = 88.3f;
+    // Taylor coefficients of e^r to r^7 (error < 6e-9 relative for |r| ≤ ln2/2)
+    private static final float C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120, C6 = 1f / 720, C7 = 1f / 5040;
+
     private FastMath() {
+    }
+
+    /**
+     * e^x per lane within 2 ulps, 0 below {@link #EXP_MIN}, +∞ above {@link #EXP_MAX}, NaN for NaN; bit for bit
+     * {@link #exp(float)} of each lane.
+     */
+    public static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.max(EXP_MIN).min(EXP_MAX);
+        FloatVector t = xc.fma(LOG2E, ROUNDER);                  // ROUNDER + round(x·log2 e)
+        FloatVector n = t.sub(ROUNDER);
+        FloatVector r = n.fma(FloatVector.broadcast(FS, -LN2_HI), xc);
+        r = n.fma(FloatVector.broadcast(FS, -LN2_LO), r);
+        FloatVector p = r.fma(C7, C6);
+        p = p.fma(r, FloatVector.broadcast(FS, C5));
+        p = p.fma(r, FloatVector.broadcast(FS, C4));
+        p = p.fma(r, FloatVector.broadcast(FS, C3));
+        p = p.fma(r, FloatVector.broadcast(FS, C2));
+        p = p.fma(r, FloatVector.broadcast(FS, 1f));
+        p = p.fma(r, FloatVector.broadcast(FS, 1f));
+        IntVector e = t.reinterpretAsInts().sub(ROUNDER_BITS - 127).lanewise(VectorOperators.LSHL, 23);   // 2^n
+        FloatVector y = p.mul(e.reinterpretAsFloats());
+        return y.blend(0f, x.compare(VectorOperators.LT, EXP_MIN)).blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_MAX));
+    }
+
+    /** e^x: the same operations as {@link #exp(FloatVector)} on one value. */
+    public static float exp(float x) {
+        float xc = Math.min(Math.max(x, EXP_MIN), EXP_MAX);
+        float t = Math.fma(xc, LOG2E, ROUNDER);
+        float n = t - ROUNDER;
+        float r = Math.fma(n, -LN2_HI, xc);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(r, C7, C6);
+        p = Math.fma(p, r, C5);
+        p = Math.fma(p, r, C4);
+        p = Math.fma(p, r, C3);
+        p = Math.fma(p, r, C2);
+        p = Math.fma(p, r, 1f);
+        p = Math.fma(p, r, 1f);
+        float y = p * Float.intBitsToFloat((Float.floatToRawIntBits(t) - (ROUNDER_BITS - 127)) << 23);
+        return x < EXP_MIN ? 0f : x > EXP_MAX ? Float.POSITIVE_INFINITY : y;
     }
 
     /** erfc(z) for z ≥ 0 (lanes of a vector). */
@@ -36,7 +95,7 @@ public final class FastMath {
             b1 = b0;
         }
         FloatVector f = s.fma(b1, b2.neg()).add(COEFFS[0]);
-        return t.mul(f.sub(z.mul(z)).lanewise(VectorOperators.EXP));
+        return t.mul(exp(f.sub(z.mul(z))));
     }
 
     /** Exact-erf GELU on x[0 .. n) in place, vectorised (scalar {@link Erf#gelu} for the tail). */
@@ -61,12 +120,12 @@ public final class FastMath {
         int i = from;
         for (; i <= to - FS.length(); i += FS.length()) {
             FloatVector g = FloatVector.fromArray(FS, gate, i);
-            FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
+            FloatVector sig = exp(g.neg()).add(1f);
             g.div(sig).mul(FloatVector.fromArray(FS, up, i)).intoArray(gate, i);
         }
-        for (; i < to; i++) {
+        for (; i < to; i++) {                       // the same operations: a value's result is where it lies
             float z = gate[i];
-            gate[i] = (float) (z / (1.0 + Math.exp(-z))) * up[i];
+            gate[i] = z / (exp(-z) + 1f) * up[i];
         }
     }
 

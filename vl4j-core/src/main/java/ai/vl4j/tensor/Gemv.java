@@ -2,14 +2,26 @@ package ai.vl4j.tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Matrix-vector products for decode, bound by memory bandwidth: out[b, r] = W[r]·x_b (+ bias[r]) for a few
- * vectors x_b at once (one sequence, or a batch of sequences sharing one pass over the weights).
+ * Matrix-vector products for decode, bound by memory bandwidth: out[b, r] = W[r]·x_b (+ bias[r]) for any number
+ * of vectors x_b (one sequence, or a batch of sequences sharing one pass over the weights), with W stored in
+ * BF16, F16 or F32.
+ *
+ * <p>Every (row, vector) is summed in one order, whichever kernel serves it and whatever else is in the batch:
+ * <pre>
+ *   acc = 0 (LANES lanes);   per block c of 2·LANES weights:  acc = odd_c·xo_c + (even_c·xe_c + acc)   (two FMAs)
+ *   s = sumLanes(acc)   (a fixed tree, {@link VectorMath#sumLanes});   s += W[r, j]·x[j] for the tail j, in order
+ *   out = s + bias[r]   (or s without a bias)
+ * </pre>
+ * The kernels differ only in how many rows and vectors they carry at once (their register tile: 4 rows × 1
+ * vector for one sequence, 2 rows × up to 4 vectors for a batch, 2 × 8 where the host has 32 vector registers),
+ * never in that order, so a sequence's result is bit-identical decoded alone or in a batch of any size.
  *
  * <p>16-bit weights are read as 32-bit words, two weights per word, so widening costs one shift or one mask
  * per vector instead of a cross-lane conversion:
@@ -18,17 +30,19 @@ import jdk.incubator.vector.VectorSpecies;
  *   BF16:  float(w[2j]) = bits(word << 16),   float(w[2j+1]) = bits(word & 0xFFFF0000)
  *   F16:   h = word & 0xFFFF  or  word >>> 16,   float = bits((h & 0x7FFF) << 13)·2^112 | sign   (finite weights)
  * </pre>
- * so x is first split into its even and odd elements per block of 2·LANES ("deinterleaved"), and
- * Σ_j w_j·x_j = Σ evens(w)·x_even + odds(w)·x_odd.
+ * so x is first split into its even and odd elements per block ("deinterleaved"): even_c are a block's
+ * even-indexed weights, odd_c its odd-indexed ones. For float32 weights even_c and odd_c are simply the block's
+ * first and second LANES weights, and x is copied as it is.
  */
 final class Gemv {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
     private static final int LANES = FS.length();
-    private static final int BLOCK = 2 * LANES;            // weights per 32-bit-word vector
+    static final int BLOCK = 2 * LANES;                  // weights per block (a 32-bit-word vector of 16-bit weights)
     private static final float TWO_POW_112 = 0x1p112f;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ThreadLocal<float[][]> X_BUFFERS = ThreadLocal.withInitial(() -> new float[4][0]);
+    private static final ThreadLocal<float[]> VECTORS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[2 * GemvBatch.VECTORS]);
 
     private Gemv() {
     }
@@ -39,130 +53,172 @@ final class Gemv {
     }
 
     /**
-     * The vectors as the kernel reads them: deinterleaved for 16-bit weights, copied for F32, in buffers of the
-     * calling thread reused from call to call (no allocation per token). Valid until this thread's next call.
+     * The n vectors as the kernels read them: vector b at [b·len, (b+1)·len), len = k rounded down to whole blocks,
+     * deinterleaved per block for 16-bit weights, copied for F32; zeros after the last, to a whole group of
+     * {@link GemvBatch#VECTORS} (its tile reads them). A buffer of the calling thread, reused from call to call (no
+     * allocation per token); valid until this thread's next call.
      */
-    static float[][] prepare(float[] x, int n, int k, DType dtype) {
-        float[][] xs = X_BUFFERS.get();
-        for (int b = 0; b < 4; b++) {
-            if (xs[b].length < k) {
-                xs[b] = new float[k];
-            }
-            if (b >= n) {
-                continue;                                    // unused lanes of the kernel multiply these, never read
-            }
+    static float[] prepare(float[] x, int n, int k, DType dtype) {
+        int len = k / BLOCK * BLOCK;
+        int padded = (n + GemvBatch.VECTORS - 1) / GemvBatch.VECTORS * GemvBatch.VECTORS;
+        float[] xd = VECTORS.get();
+        if (xd.length < padded * len) {
+            xd = new float[padded * len];
+            VECTORS.set(xd);
+        }
+        for (int b = 0; b < n; b++) {
             if (dtype == DType.F32) {
-                System.arraycopy(x, b * k, xs[b], 0, k);
+                System.arraycopy(x, b * k, xd, b * len, len);
             } else {
-                deinterleave(x, b * k, k, xs[b], 0);
+                deinterleave(x, b * k, k, xd, b * len);
             }
         }
-        return xs;
+        Arrays.fill(xd, n * len, padded * len, 0f);
+        return xd;
+    }
+
+    /** Output rows [lo, hi) of out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n, with xd from {@link #prepare}. */
+    static void rows(float[] x, int n, int k, Tensor w, float[] bias, float[] out, int m, float[] xd, int lo, int hi) {
+        MemorySegment seg = w.data();
+        DType dtype = w.dtype();
+        int blocks = k / BLOCK;
+        int len = blocks * BLOCK;
+        long rowBytes = (long) k * dtype.size;
+        float[] sums = SUMS.get();
+        int r = lo;
+        if (n == 1) {                                    // decode of one sequence: the hottest loop
+            for (; r + 4 <= hi; r += 4) {
+                quad(seg, dtype, r * rowBytes, rowBytes, xd, blocks, sums);
+                for (int i = 0; i < 4; i++) {
+                    finish(sums[i], x, 0, k, len, w, r + i, bias, out, m);
+                }
+            }
+        }
+        for (; r < hi; r += 2) {                         // two rows at a time; an odd last row paired with itself
+            int r1 = Math.min(r + 1, hi - 1);
+            int b = 0;
+            if (GemvBatch.FITS) {
+                for (; n - b > 4; b += GemvBatch.VECTORS) {
+                    GemvBatch.pair(seg, dtype, r * rowBytes, r1 * rowBytes, xd, b * len, len, blocks, sums);
+                    for (int v = b; v < Math.min(n, b + GemvBatch.VECTORS); v++) {
+                        finish(sums[v - b], x, v, k, len, w, r, bias, out, m);
+                        finish(sums[GemvBatch.VECTORS + v - b], x, v, k, len, w, r1, bias, out, m);
+                    }
+                }
+            }
+            for (; b < n; b += 4) {
+                int vectors = Math.min(4, n - b);
+                tile(seg, dtype, r * rowBytes, r1 * rowBytes, xd, b * len, len, vectors, blocks, sums);
+                for (int v = 0; v < vectors; v++) {
+                    finish(sums[v], x, b + v, k, len, w, r, bias, out, m);
+                    finish(sums[4 + v], x, b + v, k, len, w, r1, bias, out, m);
+                }
+            }
+        }
+    }
+
+    /** The tail of row r against vector b, in order, and the bias: out[b·m + r]. */
+    private static void finish(float s, float[] x, int b, int k, int len, Tensor w, int r, float[] bias, float[] out, int m) {
+        for (int j = len; j < k; j++) {
+            s += Widen.get(w.data(), w.dtype(), (long) r * k + j) * x[b * k + j];
+        }
+        out[b * m + r] = bias == null ? s : s + bias[r];
     }
 
     /**
-     * Output rows [lo, hi) of out[b·m + r] = Σ_j W[r, j]·x[b·k + j] (+ bias[r]) for b < n (1..4), with xs from
-     * {@link #prepare}.
+     * Four rows (from byte rowByte, rowBytes apart) against one vector: four independent chains hide the FMA
+     * latency. sums[i] = row i's lanes summed.
      */
-    static void rows(float[] x, int n, int k, Tensor w, float[] bias, float[] out, int m, float[][] xs, int lo, int hi) {
-        MemorySegment seg = w.data();
-        DType dtype = w.dtype();
-        int blocks = k / BLOCK;                              // vectorised part; the tail is scalar
+    private static void quad(MemorySegment seg, DType dtype, long rowByte, long rowBytes, float[] xd, int blocks, float[] sums) {
+        boolean f32 = dtype == DType.F32;
         boolean bf16 = dtype == DType.BF16;
-        for (int r = lo; r < hi; r++) {
-            if (n == 1 && dtype != DType.F32) {              // decode of one sequence: the hottest loop
-                float s = dot16(seg, (long) r * k * 2, xs[0], blocks, bf16);
-                for (int j = blocks * BLOCK; j < k; j++) {
-                    s += Widen.get(seg, dtype, (long) r * k + j) * x[j];
-                }
-                out[r] = bias == null ? s : s + bias[r];
+        long r0 = rowByte, r1 = rowByte + rowBytes, r2 = rowByte + 2 * rowBytes, r3 = rowByte + 3 * rowBytes;
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < blocks; c++) {
+            int e = c * BLOCK;
+            FloatVector xe = FloatVector.fromArray(FS, xd, e);
+            FloatVector xo = FloatVector.fromArray(FS, xd, e + LANES);
+            long at = (long) e * (f32 ? 4 : 2);
+            if (f32) {
+                a0 = FloatVector.fromMemorySegment(FS, seg, r0 + at + 4L * LANES, LE).fma(xo, FloatVector.fromMemorySegment(FS, seg, r0 + at, LE).fma(xe, a0));
+                a1 = FloatVector.fromMemorySegment(FS, seg, r1 + at + 4L * LANES, LE).fma(xo, FloatVector.fromMemorySegment(FS, seg, r1 + at, LE).fma(xe, a1));
+                a2 = FloatVector.fromMemorySegment(FS, seg, r2 + at + 4L * LANES, LE).fma(xo, FloatVector.fromMemorySegment(FS, seg, r2 + at, LE).fma(xe, a2));
+                a3 = FloatVector.fromMemorySegment(FS, seg, r3 + at + 4L * LANES, LE).fma(xo, FloatVector.fromMemorySegment(FS, seg, r3 + at, LE).fma(xe, a3));
             } else {
-                row(seg, dtype, r, k, blocks, xs, x, n, bias, out, m);
+                IntVector w0 = IntVector.fromMemorySegment(IS, seg, r0 + at, LE);
+                IntVector w1 = IntVector.fromMemorySegment(IS, seg, r1 + at, LE);
+                IntVector w2 = IntVector.fromMemorySegment(IS, seg, r2 + at, LE);
+                IntVector w3 = IntVector.fromMemorySegment(IS, seg, r3 + at, LE);
+                a0 = odds(w0, bf16).fma(xo, evens(w0, bf16).fma(xe, a0));
+                a1 = odds(w1, bf16).fma(xo, evens(w1, bf16).fma(xe, a1));
+                a2 = odds(w2, bf16).fma(xo, evens(w2, bf16).fma(xe, a2));
+                a3 = odds(w3, bf16).fma(xo, evens(w3, bf16).fma(xe, a3));
             }
         }
+        sums[0] = VectorMath.sumLanes(a0);
+        sums[1] = VectorMath.sumLanes(a1);
+        sums[2] = VectorMath.sumLanes(a2);
+        sums[3] = VectorMath.sumLanes(a3);
     }
 
-    /** One weight row against the n vectors; accumulators stay in registers (no arrays in the loop). */
-    private static void row(MemorySegment seg, DType dtype, int r, int k, int blocks, float[][] xs, float[] x, int n,
-                            float[] bias, float[] out, int m) {
-        float[] x0 = xs[0], x1 = xs[1], x2 = xs[2], x3 = xs[3];
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        long rowByte = (long) r * k * dtype.size;
-        if (dtype == DType.F32 && n == 1) {
-            FloatVector c0 = FloatVector.zero(FS), c1 = c0, c2 = c0, c3 = c0;
-            int j = 0;
-            for (; j + 4 * LANES <= blocks * BLOCK; j += 4 * LANES) {
-                c0 = FloatVector.fromMemorySegment(FS, seg, rowByte + 4L * j, LE).fma(FloatVector.fromArray(FS, x0, j), c0);
-                c1 = FloatVector.fromMemorySegment(FS, seg, rowByte + 4L * (j + LANES), LE).fma(FloatVector.fromArray(FS, x0, j + LANES), c1);
-                c2 = FloatVector.fromMemorySegment(FS, seg, rowByte + 4L * (j + 2 * LANES), LE).fma(FloatVector.fromArray(FS, x0, j + 2 * LANES), c2);
-                c3 = FloatVector.fromMemorySegment(FS, seg, rowByte + 4L * (j + 3 * LANES), LE).fma(FloatVector.fromArray(FS, x0, j + 3 * LANES), c3);
+    /**
+     * Two rows (byte offsets r0, r1) against `vectors` (1..4) vectors of xd from x0, len apart: 8 accumulators,
+     * the widened weights and the two halves of x fit AVX2's 16 registers. sums[row·4 + v].
+     */
+    private static void tile(MemorySegment seg, DType dtype, long r0, long r1, float[] xd, int x0, int len, int vectors,
+                             int blocks, float[] sums) {
+        boolean f32 = dtype == DType.F32;
+        boolean bf16 = dtype == DType.BF16;
+        int x1 = x0 + len, x2 = x0 + 2 * len, x3 = x0 + 3 * len;
+        FloatVector c00 = FloatVector.zero(FS), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        for (int c = 0; c < blocks; c++) {
+            int e = c * BLOCK;
+            FloatVector e0, o0, e1, o1;
+            if (f32) {
+                long at = 4L * e;
+                e0 = FloatVector.fromMemorySegment(FS, seg, r0 + at, LE);
+                o0 = FloatVector.fromMemorySegment(FS, seg, r0 + at + 4L * LANES, LE);
+                e1 = FloatVector.fromMemorySegment(FS, seg, r1 + at, LE);
+                o1 = FloatVector.fromMemorySegment(FS, seg, r1 + at + 4L * LANES, LE);
+            } else {
+                IntVector w0 = IntVector.fromMemorySegment(IS, seg, r0 + 2L * e, LE);
+                IntVector w1 = IntVector.fromMemorySegment(IS, seg, r1 + 2L * e, LE);
+                e0 = evens(w0, bf16);
+                o0 = odds(w0, bf16);
+                e1 = evens(w1, bf16);
+                o1 = odds(w1, bf16);
             }
-            for (; j < blocks * BLOCK; j += LANES) {
-                c0 = FloatVector.fromMemorySegment(FS, seg, rowByte + 4L * j, LE).fma(FloatVector.fromArray(FS, x0, j), c0);
-            }
-            a0 = c0.add(c1).add(c2.add(c3));
-        } else if (dtype == DType.F32) {
-            for (int j = 0; j < blocks * BLOCK; j += LANES) {
-                FloatVector wv = FloatVector.fromMemorySegment(FS, seg, rowByte + 4L * j, LE);
-                a0 = wv.fma(FloatVector.fromArray(FS, x0, j), a0);
-                if (n > 1) {
-                    a1 = wv.fma(FloatVector.fromArray(FS, x1, j), a1);
-                    if (n > 2) {
-                        a2 = wv.fma(FloatVector.fromArray(FS, x2, j), a2);
-                        if (n > 3) {
-                            a3 = wv.fma(FloatVector.fromArray(FS, x3, j), a3);
-                        }
+            FloatVector xe = FloatVector.fromArray(FS, xd, x0 + e);
+            FloatVector xo = FloatVector.fromArray(FS, xd, x0 + e + LANES);
+            c00 = o0.fma(xo, e0.fma(xe, c00));
+            c10 = o1.fma(xo, e1.fma(xe, c10));
+            if (vectors > 1) {
+                xe = FloatVector.fromArray(FS, xd, x1 + e);
+                xo = FloatVector.fromArray(FS, xd, x1 + e + LANES);
+                c01 = o0.fma(xo, e0.fma(xe, c01));
+                c11 = o1.fma(xo, e1.fma(xe, c11));
+                if (vectors > 2) {
+                    xe = FloatVector.fromArray(FS, xd, x2 + e);
+                    xo = FloatVector.fromArray(FS, xd, x2 + e + LANES);
+                    c02 = o0.fma(xo, e0.fma(xe, c02));
+                    c12 = o1.fma(xo, e1.fma(xe, c12));
+                    if (vectors > 3) {
+                        xe = FloatVector.fromArray(FS, xd, x3 + e);
+                        xo = FloatVector.fromArray(FS, xd, x3 + e + LANES);
+                        c03 = o0.fma(xo, e0.fma(xe, c03));
+                        c13 = o1.fma(xo, e1.fma(xe, c13));
                     }
                 }
             }
-        } else {
-            // several vectors: each has its own even and odd chains; one pass over the weight row serves all
-            boolean bf16 = dtype == DType.BF16;
-            FloatVector b0 = FloatVector.zero(FS), b1 = b0, b2 = b0, b3 = b0;
-            for (int c = 0; c < blocks; c++) {
-                IntVector word = IntVector.fromMemorySegment(IS, seg, rowByte + (long) c * BLOCK * 2, LE);
-                FloatVector even = evens(word, bf16);
-                FloatVector odd = odds(word, bf16);
-                int e = c * BLOCK;
-                int o = e + LANES;
-                a0 = even.fma(FloatVector.fromArray(FS, x0, e), a0);
-                b0 = odd.fma(FloatVector.fromArray(FS, x0, o), b0);
-                a1 = even.fma(FloatVector.fromArray(FS, x1, e), a1);
-                b1 = odd.fma(FloatVector.fromArray(FS, x1, o), b1);
-                if (n > 2) {
-                    a2 = even.fma(FloatVector.fromArray(FS, x2, e), a2);
-                    b2 = odd.fma(FloatVector.fromArray(FS, x2, o), b2);
-                    if (n > 3) {
-                        a3 = even.fma(FloatVector.fromArray(FS, x3, e), a3);
-                        b3 = odd.fma(FloatVector.fromArray(FS, x3, o), b3);
-                    }
-                }
-            }
-            a0 = a0.add(b0);
-            a1 = a1.add(b1);
-            a2 = a2.add(b2);
-            a3 = a3.add(b3);
         }
-        float b = bias == null ? 0f : bias[r];
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (int j = blocks * BLOCK; j < k; j++) {           // tail
-            float wj = Widen.get(seg, dtype, (long) r * k + j);
-            s0 += wj * x[j];
-            s1 += n > 1 ? wj * x[k + j] : 0f;
-            s2 += n > 2 ? wj * x[2 * k + j] : 0f;
-            s3 += n > 3 ? wj * x[3 * k + j] : 0f;
-        }
-        out[r] = s0 + b;
-        if (n > 1) {
-            out[m + r] = s1 + b;
-        }
-        if (n > 2) {
-            out[2 * m + r] = s2 + b;
-        }
-        if (n > 3) {
-            out[3 * m + r] = s3 + b;
-        }
+        sums[0] = VectorMath.sumLanes(c00);
+        sums[1] = VectorMath.sumLanes(c01);
+        sums[2] = VectorMath.sumLanes(c02);
+        sums[3] = VectorMath.sumLanes(c03);
+        sums[4] = VectorMath.sumLanes(c10);
+        sums[5] = VectorMath.sumLanes(c11);
+        sums[6] = VectorMath.sumLanes(c12);
+        sums[7] = VectorMath.sumLanes(c13);
     }
 
     /**
@@ -177,30 +233,6 @@ final class Gemv {
                 d[dOff + c * BLOCK + LANES + j] = x[off + c * BLOCK + 2 * j + 1];
             }
         }
-    }
-
-    /**
-     * One 16-bit weight row against one deinterleaved vector: four independent chains (two blocks × even/odd)
-     * keep the FMA latency hidden. Its own small method, so C2 compiles this hottest loop of decode on its own.
-     */
-    private static float dot16(MemorySegment seg, long rowByte, float[] x0, int blocks, boolean bf16) {
-        FloatVector e0 = FloatVector.zero(FS), o0 = e0, e1 = e0, o1 = e0;
-        int c = 0;
-        for (; c + 1 < blocks; c += 2) {
-            IntVector w0 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) c * BLOCK * 2, LE);
-            IntVector w1 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) (c + 1) * BLOCK * 2, LE);
-            int p = c * BLOCK;
-            e0 = evens(w0, bf16).fma(FloatVector.fromArray(FS, x0, p), e0);
-            o0 = odds(w0, bf16).fma(FloatVector.fromArray(FS, x0, p + LANES), o0);
-            e1 = evens(w1, bf16).fma(FloatVector.fromArray(FS, x0, p + BLOCK), e1);
-            o1 = odds(w1, bf16).fma(FloatVector.fromArray(FS, x0, p + BLOCK + LANES), o1);
-        }
-        if (c < blocks) {
-            IntVector w0 = IntVector.fromMemorySegment(IS, seg, rowByte + (long) c * BLOCK * 2, LE);
-            e0 = evens(w0, bf16).fma(FloatVector.fromArray(FS, x0, c * BLOCK), e0);
-            o0 = odds(w0, bf16).fma(FloatVector.fromArray(FS, x0, c * BLOCK + LANES), o0);
-        }
-        return e0.add(o0).add(e1.add(o1)).reduceLanes(VectorOperators.ADD);
     }
 
     /** Widened even-indexed weights of a vector of weight pairs. */
@@ -218,5 +250,4 @@ final class Gemv {
         FloatVector magnitude = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(TWO_POW_112);
         return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
-
 }

@@ -3,17 +3,38 @@ package ai.vl4j.tensor;
 
 /**
  * The linear-layer kernel: out[n, m] = x[n, k] · Wᵀ + b, with W [m, k] a stored weight (F32/F16/BF16,
- * memory-mapped, never copied to the heap) and x, out float32 row-major.
+ * memory-mapped, never copied to the heap, or Q8_0/Q4_0) and x, out float32 row-major.
  *
- * <p>Two regimes. Decode (up to 8 rows: one sequence, or a batch of sequences) is bound by memory bandwidth:
- * {@link Gemv} (≤ 4 rows), {@link GemvBatch} (5–8) and {@link QuantGemv} (≤ 8) stream each weight row once,
- * widening in registers, and serve every input row from that one pass.
- * Prefill, the vision towers and convolutions (more rows) are bound by arithmetic: {@link Gemm} packs
- * panels of weights once per cache block and runs a register-blocked micro-kernel over all input rows.
+ * <p>Two kernels, and the caller says which its rows need ({@link Regime}). Decode (one new token of each of a
+ * few sequences) is bound by memory bandwidth: {@link Gemv} (16-bit and float32 weights) and {@link QuantGemv}
+ * stream each weight row once, widening in registers, and serve every input row from that one pass. Prefill, the
+ * vision towers and convolutions (many rows) are bound by arithmetic: {@link Gemm} packs panels of weights once per
+ * cache block and runs a register-blocked micro-kernel over all input rows. Both sum each output in an order that
+ * does not depend on the other rows, so a row's result depends only on its kernel: a sequence decoded in a batch
+ * gets the bits it gets alone, and a prompt prefilled in pieces (or after a cached prefix) the bits of one whole
+ * prefill.
  */
 public final class MatMul {
 
     private MatMul() {
+    }
+
+    /** Which kernel a product's rows take, and so which order each row's sums are taken in. */
+    public enum Regime {
+        /** Rows of one sequence's prompt (prefill, training): the GEMM for any number of rows. */
+        PREFILL,
+        /** One new position of each of several sequences (decode): the streaming kernels for any number of rows. */
+        DECODE,
+        /** By row count: the streaming kernels up to 8 rows, the GEMM beyond (where no invariance is needed). */
+        AUTO
+    }
+
+    /** Rows up to which {@link Regime#AUTO} streams the weights. */
+    private static final int AUTO_STREAM_ROWS = 8;
+
+    /** {@link #linear(float[], int, WeightMatrix, float[], float[], Regime)} with {@link Regime#AUTO}. */
+    public static void linear(float[] x, int n, WeightMatrix w, float[] bias, float[] out) {
+        linear(x, n, w, bias, out, Regime.AUTO);
     }
 
     /**
@@ -24,12 +45,12 @@ public final class MatMul {
      * @param bias [m] or null
      * @param out  output rows [n, m]; must not alias x
      */
-    public static void linear(float[] x, int n, WeightMatrix w, float[] bias, float[] out) {
+    public static void linear(float[] x, int n, WeightMatrix w, float[] bias, float[] out, Regime regime) {
         int m = w.rows();
         int k = w.cols();
         checkBuffers(x, n, w, out);
-        RowKernel kernel = streamingKernel(x, n, k, w);
-        if (kernel != null) {
+        if (streams(regime, n)) {
+            RowKernel kernel = streamingKernel(x, n, k, w);
             Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
         } else {
             Gemm.multiply(x, n, k, w::rowToFloat, m, bias, out);
@@ -37,21 +58,21 @@ public final class MatMul {
     }
 
     /**
-     * outs[i] = x · ws[i]ᵀ for several weights that read the same input (q, k and v; gate and up). For decode
-     * (up to 8 rows, the regimes of {@link #linear} that stream the weights) and weights of one storage kind, the
-     * rows of all of them are shared out in one parallel pass, saving the hand-off to the worker threads that
-     * each separate product would pay (about 40 µs each, measured as the gap between small and large decode
-     * products); otherwise one {@link #linear} after the other.
+     * outs[i] = x · ws[i]ᵀ for several weights that read the same input (q, k and v; gate and up). When the
+     * weights are streamed and share one storage kind, the rows of all of them are shared out in one parallel
+     * pass, saving the hand-off to the worker threads that each separate product would pay (about 40 µs each,
+     * measured as the gap between small and large decode products); otherwise one {@link #linear} after the other.
+     * Each output row is what {@link #linear} gives it.
      */
-    public static void linearMany(float[] x, int n, WeightMatrix[] ws, float[][] outs) {
+    public static void linearMany(float[] x, int n, WeightMatrix[] ws, float[][] outs, Regime regime) {
         int k = ws[0].cols();
-        RowKernel kernel = sameKind(ws) ? streamingKernel(x, n, k, ws[0]) : null;
-        if (kernel == null) {
+        if (!streams(regime, n) || !sameKind(ws)) {
             for (int i = 0; i < ws.length; i++) {
-                linear(x, n, ws[i], null, outs[i]);
+                linear(x, n, ws[i], null, outs[i], regime);
             }
             return;
         }
+        RowKernel kernel = streamingKernel(x, n, k, ws[0]);
         int total = 0;
         for (int i = 0; i < ws.length; i++) {
             checkBuffers(x, n, ws[i], outs[i]);
@@ -71,28 +92,28 @@ public final class MatMul {
         });
     }
 
+    /** {@link #linearMany(float[], int, WeightMatrix[], float[][], Regime)} with {@link Regime#AUTO}. */
+    public static void linearMany(float[] x, int n, WeightMatrix[] ws, float[][] outs) {
+        linearMany(x, n, ws, outs, Regime.AUTO);
+    }
+
+    private static boolean streams(Regime regime, int n) {
+        return regime == Regime.DECODE || regime == Regime.AUTO && n <= AUTO_STREAM_ROWS;
+    }
+
     /** Output rows [lo, hi) of x · wᵀ (+ bias) into out, with x prepared once for every matrix it is used with. */
     private interface RowKernel {
         void rows(WeightMatrix w, float[] bias, float[] out, int lo, int hi);
     }
 
-    /**
-     * The decode kernel for n rows and this kind of weight, its input prepared; null where the GEMM serves (more
-     * rows, or 5–8 rows of float32 weights): {@link QuantGemv} up to 8 rows, {@link Gemv} up to 4,
-     * {@link GemvBatch} 5–8 (2 weight rows × 8 vectors per step).
-     */
+    /** The streaming kernel for this kind of weight, its n input rows prepared: {@link QuantGemv} or {@link Gemv}. */
     private static RowKernel streamingKernel(float[] x, int n, int k, WeightMatrix kind) {
-        if (kind instanceof QuantizedTensor qt && n <= QuantGemv.MAX_VECTORS) {
+        if (kind instanceof QuantizedTensor qt) {
             QuantGemv.Q8Activations xq = QuantGemv.prepare(x, n, k, qt.type());
             return (w, bias, out, lo, hi) -> QuantGemv.rows(x, xq, n, k, (QuantizedTensor) w, w.rows(), bias, out, lo, hi);
-        } else if (kind instanceof Tensor t && n <= 4) {
-            float[][] xs = Gemv.prepare(x, n, k, t.dtype());
-            return (w, bias, out, lo, hi) -> Gemv.rows(x, n, k, (Tensor) w, bias, out, w.rows(), xs, lo, hi);
-        } else if (kind instanceof Tensor t && n <= GemvBatch.MAX && t.dtype() != DType.F32) {
-            float[] xd = GemvBatch.prepare(x, n, k, t.dtype());
-            return (w, bias, out, lo, hi) -> GemvBatch.rows(x, n, k, (Tensor) w, bias, out, w.rows(), xd, lo, hi);
         }
-        return null;
+        float[] xd = Gemv.prepare(x, n, k, ((Tensor) kind).dtype());
+        return (w, bias, out, lo, hi) -> Gemv.rows(x, n, k, (Tensor) w, bias, out, w.rows(), xd, lo, hi);
     }
 
     private static void checkBuffers(float[] x, int n, WeightMatrix w, float[] out) {

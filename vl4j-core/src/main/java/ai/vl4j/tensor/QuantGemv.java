@@ -55,9 +55,7 @@ final class QuantGemv {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<Q8Activations> ACTIVATIONS = ThreadLocal.withInitial(Q8Activations::new);
-    /** Most input vectors one pass over the weights serves (a batch of decoded sequences). */
-    static final int MAX_VECTORS = 8;
-    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[MAX_VECTORS]);
+    private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[8]);
 
     private QuantGemv() {
     }
@@ -170,8 +168,9 @@ final class QuantGemv {
     }
 
     /**
-     * Output rows [lo, hi) of out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n (1..MAX_VECTORS); xq from
-     * {@link #prepare} with the same x.
+     * Output rows [lo, hi) of out[b·m + r] = W[r]·x_b (+ bias[r]) for b < n; xq from {@link #prepare} with the same x.
+     * Each (row, vector) is summed in one order whatever n is (see the kernels), so a sequence's result is the same
+     * decoded alone or in a batch.
      */
     static void rows(float[] x, Q8Activations xq, int n, int k, QuantizedTensor w, int m, float[] bias, float[] out, int lo, int hi) {
         if (LANES > 16 || BLOCK % (2 * LANES) != 0) {
@@ -184,6 +183,10 @@ final class QuantGemv {
             SCALES.set(d);
         }
         float[] sums = SUMS.get();
+        if (sums.length < n) {
+            sums = new float[n];
+            SUMS.set(sums);
+        }
         for (int r = lo; r < hi; r++) {
             if (w.type() == QuantType.Q8_0) {
                 Widen.toFloat(w.scales(), DType.F16, (long) r * blocks, d, 0, blocks);   // the row's scales, once
@@ -219,13 +222,6 @@ final class QuantGemv {
             FloatVector w2 = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 2)).mul(d1);
             FloatVector w3 = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 3)).mul(d1);
             int xb = blk * BLOCK;
-            if (n == 1) {                     // four independent chains hide the FMA latency
-                a0 = w0.fma(FloatVector.fromArray(FS, x, x0 + xb), a0);
-                b0 = w1.fma(FloatVector.fromArray(FS, x, x0 + xb + LANES), b0);
-                a1 = w2.fma(FloatVector.fromArray(FS, x, x0 + xb + 2 * LANES), a1);
-                b1 = w3.fma(FloatVector.fromArray(FS, x, x0 + xb + 3 * LANES), b1);
-                continue;
-            }
             a0 = w2.fma(FloatVector.fromArray(FS, x, x0 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x0 + xb), a0));
             b0 = w3.fma(FloatVector.fromArray(FS, x, x0 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x0 + xb + LANES), b0));
             a1 = w2.fma(FloatVector.fromArray(FS, x, x1 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x1 + xb), a1));
@@ -238,12 +234,6 @@ final class QuantGemv {
                     b3 = w3.fma(FloatVector.fromArray(FS, x, x3 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x3 + xb + LANES), b3));
                 }
             }
-        }
-        if (n == 1) {
-            a0 = a0.add(a1);
-            b0 = b0.add(b1);
-            a1 = FloatVector.zero(FS);
-            b1 = a1;
         }
         for (; blk < full; blk++) {
             FloatVector dv = FloatVector.broadcast(FS, d[blk]);
@@ -272,15 +262,15 @@ final class QuantGemv {
             }
         }
         // reductions stay in this method: a vector passed to a method C2 does not inline is boxed
-        sums[s0] = a0.add(b0).reduceLanes(VectorOperators.ADD);
+        sums[s0] = VectorMath.sumLanes(a0.add(b0));
         if (n > 1) {
-            sums[s0 + 1] = a1.add(b1).reduceLanes(VectorOperators.ADD);
+            sums[s0 + 1] = VectorMath.sumLanes(a1.add(b1));
         }
         if (n > 2) {
-            sums[s0 + 2] = a2.add(b2).reduceLanes(VectorOperators.ADD);
+            sums[s0 + 2] = VectorMath.sumLanes(a2.add(b2));
         }
         if (n > 3) {
-            sums[s0 + 3] = a3.add(b3).reduceLanes(VectorOperators.ADD);
+            sums[s0 + 3] = VectorMath.sumLanes(a3.add(b3));
         }
     }
 
@@ -312,39 +302,32 @@ final class QuantGemv {
      */
     private static void widenScales(MemorySegment scales, long at, int blocks, float[] d) {
         for (int first = 0; first < blocks; first += LANES) {
-            ShortVector h16 = first + LANES <= blocks
-                    ? ShortVector.fromMemorySegment(HALF, scales, at + 2L * first, LE)
-                    : ShortVector.fromMemorySegment(HALF, scales, at + 2L * first, LE, HALF.indexInRange(0, blocks - first));
-            IntVector h = (IntVector) h16.convertShape(VectorOperators.S2I, IS, 0);
-            h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                    .reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats()
-                    .intoArray(d, first);
+            scalesF16(scales, at, first, blocks).intoArray(d, first);
         }
         java.util.Arrays.fill(d, blocks, Math.min(d.length, blocks + LANES), 0f);
     }
 
     /**
-     * Σ_blocks d_w·d_x·Σ_j (q_j − 8)·x_q[j] for one row and input i: per vector of words, Σ_s nibbles_s·x_q in
-     * 16-bit lanes, word pairs (same block) added into 32-bit lanes, minus 8·Σ x_q, scaled by d_w·d_x. The F16
-     * scales are widened here, LANES at a time, and stay in a register for the 4 vectors of words they cover
-     * (as {@link #widenScales}; measured ≈ 1.3× faster than reading them back from an array as the pair kernel
-     * does, whose extra live vectors made C2 box them when it picked the register).
+     * Σ_blocks d_w·d_x·Σ_j (q_j − 8)·x_q[j] for one row and input i: first the nibbles' −8 of every block
+     * (d_w·(−8·d_x·Σ x_q), LANES blocks per FMA), then per vector of words Σ_s nibbles_s·x_q in 16-bit lanes, word
+     * pairs (same block) added into 32-bit lanes, scaled by d_w·d_x. The F16 scales are widened here, LANES at a
+     * time, and stay in a register for the 4 vectors of words they cover (as {@link #widenScales}; measured ≈ 1.3×
+     * faster than reading them back from an array as the pair kernel does, whose extra live vectors made C2 box
+     * them when it picked the register). The same operations in the same order as one input of {@link #dotQ4Pair}.
      */
     private static float dotQ4(MemorySegment q, long qRow, MemorySegment dq, long dRow, int blocks, Q8Activations xq, int i) {
         short[] xv = xq.values;
+        float[] xs = xq.scales;
         int x0 = i * xq.valuesPerRow;
+        int l0 = i * xq.lanesPerRow;
         int b0 = i * xq.blocksPerRow;
         FloatVector acc = FloatVector.zero(FS);
+        for (int first = 0; first < blocks; first += LANES) {                               // the nibbles' −8
+            FloatVector dw = scalesF16(dq, dRow, first, blocks);
+            acc = dw.fma(FloatVector.fromArray(FS, xq.corrections, b0 + first), acc);
+        }
         for (int first = 0; first < blocks; first += LANES) {
-            long dAt = dRow + 2L * first;
-            ShortVector h16 = first + LANES <= blocks
-                    ? ShortVector.fromMemorySegment(HALF, dq, dAt, LE)
-                    : ShortVector.fromMemorySegment(HALF, dq, dAt, LE, HALF.indexInRange(0, blocks - first));
-            IntVector h = (IntVector) h16.convertShape(VectorOperators.S2I, IS, 0);
-            FloatVector dw = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                    .reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-            acc = dw.fma(FloatVector.fromArray(FS, xq.corrections, b0 + first), acc);        // the nibbles' −8
-            FloatVector d = dw.mul(FloatVector.fromArray(FS, xq.blockScales, b0 + first));   // d_w·d_x per block
+            FloatVector dw = scalesF16(dq, dRow, first, blocks);
             for (int c = 0; c < 4; c++) {
                 int blk = first + c * CHUNK_BLOCKS;
                 if (blk >= blocks) {
@@ -362,12 +345,23 @@ final class QuantGemv {
                 IntVector pairs = p.reinterpretAsInts();
                 // the two 16-bit sums of each 32-bit lane added (|sum| ≤ 15240): (p + p << 16) >> 16, arithmetic
                 IntVector sum = pairs.add(pairs.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
-                FloatVector blockScales = c == 0 ? d.rearrange(BLOCK_OF_LANE) : c == 1 ? d.rearrange(CHUNK_1)
-                        : c == 2 ? d.rearrange(CHUNK_2) : d.rearrange(CHUNK_3);
-                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(blockScales, acc);
+                FloatVector blockScales = c == 0 ? dw.rearrange(BLOCK_OF_LANE) : c == 1 ? dw.rearrange(CHUNK_1)
+                        : c == 2 ? dw.rearrange(CHUNK_2) : dw.rearrange(CHUNK_3);
+                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(blockScales.mul(FloatVector.fromArray(FS, xs, l0 + blk * 4)), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return VectorMath.sumLanes(acc);
+    }
+
+    /** The F16 scales of blocks [first, first + LANES) of a row (zero past blocks), widened as {@link #widenScales} does. */
+    private static FloatVector scalesF16(MemorySegment dq, long dRow, int first, int blocks) {
+        long dAt = dRow + 2L * first;
+        ShortVector h16 = first + LANES <= blocks
+                ? ShortVector.fromMemorySegment(HALF, dq, dAt, LE)
+                : ShortVector.fromMemorySegment(HALF, dq, dAt, LE, HALF.indexInRange(0, blocks - first));
+        IntVector h = (IntVector) h16.convertShape(VectorOperators.S2I, IS, 0);
+        return h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
+                .reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     /** {@link #dotQ4} for inputs i and i + 1 at once (one nibble extraction), into sums[i] and sums[i + 1]. */
@@ -410,8 +404,8 @@ final class QuantGemv {
             sum = pairs.add(pairs.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             acc1 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, lb)), acc1);
         }
-        sums[i] = acc0.reduceLanes(VectorOperators.ADD);
-        sums[i + 1] = acc1.reduceLanes(VectorOperators.ADD);
+        sums[i] = VectorMath.sumLanes(acc0);
+        sums[i + 1] = VectorMath.sumLanes(acc1);
     }
 
     /** A short last Q8_0 block (rows not a multiple of 32 long): scalar. */

@@ -1,12 +1,18 @@
 package ai.vl4j.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Small vectorised loops over float arrays (dot, add), scalar tails included. */
 public final class VectorMath {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int LANES = FS.length();
+    // lane i takes lane i + s (mod LANES): the steps of sumLanes' tree
+    private static final VectorShuffle<Float> UP_8 = VectorShuffle.fromOp(FS, i -> (i + 8) % LANES);
+    private static final VectorShuffle<Float> UP_4 = VectorShuffle.fromOp(FS, i -> (i + 4) % LANES);
+    private static final VectorShuffle<Float> UP_2 = VectorShuffle.fromOp(FS, i -> (i + 2) % LANES);
+    private static final VectorShuffle<Float> UP_1 = VectorShuffle.fromOp(FS, i -> (i + 1) % LANES);
 
     private VectorMath() {
     }
@@ -21,12 +27,41 @@ public final class VectorMath {
             for (; i <= n - lanes; i += lanes) {
                 acc = FloatVector.fromArray(FS, a, aOff + i).fma(FloatVector.fromArray(FS, b, bOff + i), acc);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = sumLanes(acc);
         }
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
         return sum;
+    }
+
+    /**
+     * The sum of a vector's lanes in one fixed order, a tree of halves: for 8 lanes ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)).
+     * {@code reduceLanes(ADD)} leaves the order open, and C2's order differs from the interpreter's, so a sum would
+     * depend on the JIT tier its method runs in; every reduction whose result must not change (decode, batched or
+     * not) goes through here.
+     */
+    static float sumLanes(FloatVector v) {
+        if (LANES > 16) {                  // wider than any host's vectors today: in lane order
+            float s = 0f;
+            for (int i = 0; i < LANES; i++) {
+                s += v.lane(i);
+            }
+            return s;
+        }
+        if (LANES > 8) {
+            v = v.add(v.rearrange(UP_8));
+        }
+        if (LANES > 4) {
+            v = v.add(v.rearrange(UP_4));
+        }
+        if (LANES > 2) {
+            v = v.add(v.rearrange(UP_2));
+        }
+        if (LANES > 1) {
+            v = v.add(v.rearrange(UP_1));
+        }
+        return v.lane(0);
     }
 
     /**

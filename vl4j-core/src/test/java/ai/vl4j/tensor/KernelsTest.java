@@ -95,6 +95,89 @@ class KernelsTest {
         }
     }
 
+    /**
+     * Batch invariance of the decode kernels: each row of a DECODE product is bit-identical to the product of that
+     * row alone, for every batch size (the 4-row single-vector kernel, the 2 × 4 tile, the 2 × 8 tile where the
+     * host has it, several groups), every storage kind, a width with a tail (k not a multiple of any block) and a
+     * bias. A PREFILL product's rows are likewise those of any split of its rows into pieces.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    void eachRowIsTheSameInAnyBatchAndAnySplit(String kind) {
+        Random rnd = new Random(5);
+        int k = 181;
+        int m = 37;
+        Tensor dense = QuantizationTest.randomMatrix(rnd, m, k);
+        WeightMatrix w = kind.startsWith("Q") ? QuantizedTensor.quantize(dense, QuantType.parse(kind), Arena.ofAuto())
+                : dense.convertTo(DType.valueOf(kind));
+        float[] bias = new float[m];
+        for (int r = 0; r < m; r++) {
+            bias[r] = (float) rnd.nextGaussian();
+        }
+        int most = 13;
+        float[] x = new float[most * k];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        float[][] alone = new float[most][m];
+        for (int i = 0; i < most; i++) {
+            MatMul.linear(java.util.Arrays.copyOfRange(x, i * k, (i + 1) * k), 1, w, bias, alone[i], MatMul.Regime.DECODE);
+        }
+        for (int n = 1; n <= most; n++) {
+            float[] out = new float[n * m];
+            MatMul.linear(x, n, w, bias, out, MatMul.Regime.DECODE);
+            for (int i = 0; i < n; i++) {
+                assertArrayEquals(alone[i], java.util.Arrays.copyOfRange(out, i * m, (i + 1) * m), kind + ": row " + i + " of " + n);
+            }
+        }
+        float[] whole = new float[most * m];
+        MatMul.linear(x, most, w, bias, whole, MatMul.Regime.PREFILL);
+        int[] cuts = {0, 1, 6, 7, most};
+        for (int c = 0; c + 1 < cuts.length; c++) {
+            int rows = cuts[c + 1] - cuts[c];
+            float[] piece = new float[rows * m];
+            MatMul.linear(java.util.Arrays.copyOfRange(x, cuts[c] * k, cuts[c + 1] * k), rows, w, bias, piece, MatMul.Regime.PREFILL);
+            assertArrayEquals(java.util.Arrays.copyOfRange(whole, cuts[c] * m, cuts[c + 1] * m), piece, kind + ": prefill rows from " + cuts[c]);
+        }
+    }
+
+    /** FastMath.exp: within 2 ulps of e^x, the vector lanes bit for bit the scalar form, and the edges. */
+    @Test
+    void expIsAccurateAndTheSameInVectorsAndScalars() {
+        jdk.incubator.vector.VectorSpecies<Float> fs = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        Random rnd = new Random(3);
+        float[] xs = new float[4096 * fs.length()];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) (rnd.nextDouble() * 180 - 90);
+        }
+        xs[0] = Float.NEGATIVE_INFINITY;
+        xs[1] = 0f;
+        xs[2] = -0f;
+        xs[3] = Float.NaN;
+        xs[4] = Float.POSITIVE_INFINITY;
+        xs[5] = -87.3f;
+        xs[6] = 88.29f;
+        xs[7] = 1e-30f;
+        float[] ys = new float[xs.length];
+        for (int i = 0; i < xs.length; i += fs.length()) {
+            FastMath.exp(jdk.incubator.vector.FloatVector.fromArray(fs, xs, i)).intoArray(ys, i);
+        }
+        for (int i = 0; i < xs.length; i++) {
+            float scalar = FastMath.exp(xs[i]);
+            assertEquals(Float.floatToIntBits(scalar), Float.floatToIntBits(ys[i]), "lane vs scalar at x = " + xs[i]);
+            float exact = (float) Math.exp(xs[i]);
+            if (Float.isNaN(xs[i])) {
+                assertTrue(Float.isNaN(scalar));
+            } else if (xs[i] < FastMath.EXP_MIN) {
+                assertEquals(0f, scalar, "x = " + xs[i]);
+            } else if (xs[i] > FastMath.EXP_MAX) {
+                assertEquals(Float.POSITIVE_INFINITY, scalar, "x = " + xs[i]);
+            } else {
+                assertTrue(Math.abs(scalar - exact) <= 2 * Math.ulp(exact), "x = " + xs[i] + ": " + scalar + " vs " + exact);
+            }
+        }
+    }
+
     /** The fused streaming kernel against one-softmax-row-at-a-time double precision, over awkward sizes. */
     @Test
     void fusedAttentionMatchesReference() {
