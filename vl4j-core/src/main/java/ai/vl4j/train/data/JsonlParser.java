@@ -58,7 +58,7 @@ public final class JsonlParser {
         } catch (JacksonException e) {
             JsonLocation at = e.getLocation();
             String where = at != null && at.getColumnNr() > 0 ? " at column " + at.getColumnNr() : "";
-            throw new BadSampleException(source, null, "not valid JSON" + where + ": " + e.getOriginalMessage(), e);
+            throw new BadSampleException(source, null, "not valid JSON" + where + ": " + jsonProblem(e), e);
         }
         if (root == null || !root.isObject()) {
             throw new BadSampleException(source, null, "expected a JSON object, got " + describe(root));
@@ -181,6 +181,16 @@ public final class JsonlParser {
             n++;
         }
         return n;
+    }
+
+    /** Jackson's message without its source excerpts and class names. */
+    private static String jsonProblem(JacksonException e) {
+        String m = e.getOriginalMessage();
+        if (m != null && m.startsWith("Trailing token")) {
+            return "more after the JSON object (one object per line)";
+        }
+        return m == null ? e.getClass().getSimpleName() : m.replaceAll("\\s*\\(start marker at \\[Source:.*$", "")
+                .replaceAll("\\s*\\[Source:[^]]*]", "");
     }
 
     private static JsonNode present(JsonNode root, String key) {
