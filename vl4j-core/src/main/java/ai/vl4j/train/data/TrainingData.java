@@ -34,6 +34,8 @@ import java.util.List;
  */
 public final class TrainingData implements AutoCloseable {
     private static final int CHUNK = 1 << 16;
+    private static final int GROUP_LINES = 1024;        // lines validated together (in parallel)
+    private static final long GROUP_BYTES = 16 << 20;   // or fewer, when they are long
     private static final int HAS_IMAGES = 4;   // flag bit beside the kind's ordinal
 
     private final SampleEncoder encoder;
@@ -110,9 +112,15 @@ public final class TrainingData implements AutoCloseable {
         return new TrainingData(encoder, files, channels, sizes, times, index, stats.report(files, index.n));
     }
 
-    /** Reads a file line by line (split at '\n', a trailing '\r' dropped), validating each non-blank line. */
+    /**
+     * Reads a file line by line (split at '\n'; a trailing '\r' and a leading byte-order mark dropped) and
+     * validates the non-blank lines in groups, in parallel within a group (tokenizing is most of the cost);
+     * the results are taken in file order, so the first bad line is the one reported.
+     */
     private static void scan(int f, Path file, SampleEncoder encoder, DataOptions options, Index index, Stats stats) {
         Path baseDir = file.getParent() == null ? Path.of("") : file.getParent();
+        List<Line> group = new ArrayList<>();
+        long groupBytes = 0;
         byte[] chunk = new byte[CHUNK];
         byte[] line = new byte[256];
         int length = 0;           // bytes of the current line so far
@@ -128,7 +136,16 @@ public final class TrainingData implements AutoCloseable {
                     }
                     line = append(line, length, chunk, from, i - from);
                     length += i - from;
-                    line(f, file, baseDir, lineNo++, lineStart, line, length, encoder, options, index, stats);
+                    Line l = Line.of(lineNo++, lineStart, line, length);
+                    if (l != null) {
+                        group.add(l);
+                        groupBytes += l.bytes.length;
+                    }
+                    if (group.size() == GROUP_LINES || groupBytes > GROUP_BYTES) {
+                        validate(group, f, file, baseDir, encoder, options, index, stats);
+                        group.clear();
+                        groupBytes = 0;
+                    }
                     length = 0;
                     from = i + 1;
                     lineStart = position + from;
@@ -139,9 +156,11 @@ public final class TrainingData implements AutoCloseable {
         } catch (IOException e) {
             throw new Vl4jException(file + ": cannot read (" + e.getMessage() + ")", e);
         }
-        if (length > 0) {
-            line(f, file, baseDir, lineNo, lineStart, line, length, encoder, options, index, stats);
+        Line last = Line.of(lineNo, lineStart, line, length);
+        if (last != null) {
+            group.add(last);
         }
+        validate(group, f, file, baseDir, encoder, options, index, stats);
     }
 
     private static byte[] append(byte[] line, int length, byte[] src, int from, int count) {
@@ -152,18 +171,45 @@ public final class TrainingData implements AutoCloseable {
         return line;
     }
 
-    /** Validates one line and indexes it, or skips it (blank, or bad with skipBad). */
-    private static void line(int f, Path file, Path baseDir, int lineNo, long offset, byte[] bytes, int length,
-                             SampleEncoder encoder, DataOptions options, Index index, Stats stats) {
-        int start = lineNo == 1 && startsWithBom(bytes, length) ? 3 : 0;
-        int end = length > start && bytes[length - 1] == '\r' ? length - 1 : length;
-        if (isBlank(bytes, start, end)) {
-            return;
+    /** A non-blank line: its number, the offset of its first byte, its bytes (no BOM, no line end). */
+    private record Line(int number, long offset, byte[] bytes) {
+        /** The line, or null if it is blank. */
+        static Line of(int number, long offset, byte[] buf, int length) {
+            int start = number == 1 && startsWithBom(buf, length) ? 3 : 0;
+            int end = length > start && buf[length - 1] == '\r' ? length - 1 : length;
+            return isBlank(buf, start, end) ? null : new Line(number, offset + start, Arrays.copyOfRange(buf, start, end));
         }
-        stats.lines++;
-        SampleSource source = new SampleSource(file, lineNo);
+    }
+
+    /** A validated line: the sample, or why it is bad. */
+    private record Checked(Line line, TrainingSample sample, BadSampleException error) {
+    }
+
+    /** Validates a group of lines in parallel, then indexes (or skips, or throws for) each in file order. */
+    private static void validate(List<Line> group, int f, Path file, Path baseDir, SampleEncoder encoder, DataOptions options,
+                                 Index index, Stats stats) {
+        List<Checked> results = group.parallelStream().map(l -> check(l, file, baseDir, encoder, options)).toList();
+        for (Checked c : results) {
+            stats.lines++;
+            if (c.error() != null) {
+                if (!options.skipBad()) {
+                    throw c.error();
+                }
+                stats.skip(c.error());
+                continue;
+            }
+            TrainingSample s = c.sample();
+            index.add(f, c.line().offset(), c.line().bytes().length, c.line().number(),
+                    (byte) (s.kind().ordinal() | (s.images().isEmpty() ? 0 : HAS_IMAGES)));
+            stats.add(s);
+        }
+    }
+
+    /** Everything about one line: format, tokenization and length, images as far as the options say. */
+    private static Checked check(Line line, Path file, Path baseDir, SampleEncoder encoder, DataOptions options) {
+        SampleSource source = new SampleSource(file, line.number());
         try {
-            JsonlRecord record = encoder.parser().parse(utf8(bytes, start, end, source), source, baseDir);
+            JsonlRecord record = encoder.parser().parse(utf8(line.bytes(), 0, line.bytes().length, source), source, baseDir);
             TrainingSample sample = encoder.encode(record);
             for (int i = 0; i < record.images().size(); i++) {
                 try {
@@ -172,13 +218,9 @@ public final class TrainingData implements AutoCloseable {
                     throw new BadSampleException(source, "images[" + i + "]", e.getMessage(), e);
                 }
             }
-            index.add(f, offset + start, end - start, lineNo, (byte) (sample.kind().ordinal() | (sample.images().isEmpty() ? 0 : HAS_IMAGES)));
-            stats.add(sample);
+            return new Checked(line, sample, null);
         } catch (BadSampleException e) {
-            if (!options.skipBad()) {
-                throw e;
-            }
-            stats.skip(e);
+            return new Checked(line, null, e);
         }
     }
 

@@ -138,6 +138,27 @@ class BadDataTest {
     }
 
     @Test
+    void theFirstBadLineIsReportedThoughLinesAreCheckedInParallel() throws IOException {
+        String[] lines = new String[1500];   // more than one group of lines validated together
+        for (int i = 0; i < lines.length; i++) {
+            lines[i] = "{\"text\": \"line " + (i + 1) + "\"}";
+        }
+        for (int bad : new int[] {1400, 900, 1000}) {
+            lines[bad - 1] = "{\"text\": \"\"}";
+        }
+        Path file = write("many.jsonl", lines);
+        BadSampleException e = assertThrows(BadSampleException.class, () -> TrainingData.open(file, encoder, DataOptions.DEFAULT));
+        assertEquals(file + ":900: text: is empty", e.getMessage());
+        try (TrainingData data = TrainingData.open(file, encoder, DataOptions.DEFAULT.withSkipBad(true))) {
+            assertEquals(List.of(file + ":900: text: is empty", file + ":1000: text: is empty", file + ":1400: text: is empty"),
+                    data.report().reasons());
+            assertEquals(lines.length - 3, data.size());
+            assertEquals(new SampleSource(file, 901), data.source(899));
+            assertEquals("line 1500", data.get(data.size() - 1).text());
+        }
+    }
+
+    @Test
     void invalidUtf8IsABadLine() throws IOException {
         Path file = dir.resolve("latin1.jsonl");
         ByteArrayOutputStream out = new ByteArrayOutputStream();

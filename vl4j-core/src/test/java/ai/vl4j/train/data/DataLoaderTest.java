@@ -2,6 +2,7 @@ package ai.vl4j.train.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -89,8 +90,8 @@ class DataLoaderTest {
             assertArrayEquals(all, sorted, "epoch " + e + " is a permutation");
             assertArrayEquals(a[e], again[e], "same seed, same order");
         }
-        assertTrue(!Arrays.deepEquals(a, other), "another seed, another order");
-        assertTrue(!Arrays.equals(a[0], a[1]), "each epoch its own order");
+        assertFalse(Arrays.deepEquals(a, other), "another seed, another order");
+        assertFalse(Arrays.equals(a[0], a[1]), "each epoch its own order");
     }
 
     /** The main-source indices drawn, one row per epoch. */
