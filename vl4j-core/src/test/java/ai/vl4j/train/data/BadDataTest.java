@@ -37,7 +37,7 @@ class BadDataTest {
     static void setUp() throws IOException {
         encoder = new SampleEncoder(Fixtures.tokenizer(), ModelConfig.load(Fixtures.TINY_13B_MODEL));
         Files.createDirectories(dir.resolve("images"));
-        Files.copy(TrainFixtureDataTest.TRAIN.resolve("data/images/tiny_37x91_rgba.png"), dir.resolve("images/a.png"));
+        Files.copy(Fixtures.TESTDATA.resolve("formats/rgb.png"), dir.resolve("images/a.png"));
         Files.writeString(dir.resolve("images/notes.png"), "this is not a picture");
     }
 

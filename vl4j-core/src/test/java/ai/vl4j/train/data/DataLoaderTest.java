@@ -39,7 +39,7 @@ class DataLoaderTest {
     static void setUp() throws IOException {
         encoder = new SampleEncoder(Fixtures.tokenizer(), ModelConfig.load(Fixtures.TINY_13B_MODEL));
         Files.createDirectories(dir.resolve("images"));
-        Files.copy(TrainFixtureDataTest.TRAIN.resolve("data/images/tiny_37x91_rgba.png"), dir.resolve("images/a.png"));
+        Files.copy(Fixtures.TESTDATA.resolve("formats/rgb.png"), dir.resolve("images/a.png"));
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < TEXT_LINES; i++) {
             lines.add("{\"text\": \"Plain text number " + i + ".\"}");

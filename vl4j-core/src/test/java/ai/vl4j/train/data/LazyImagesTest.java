@@ -35,7 +35,7 @@ class LazyImagesTest {
     @Test
     void pixelsAreReadOnlyWhenAsked() throws IOException {
         Path image = dir.resolve("a.png");
-        Files.copy(TrainFixtureDataTest.TRAIN.resolve("data/images/tiny_37x91_rgba.png"), image);
+        Files.copy(Fixtures.TESTDATA.resolve("formats/rgb.png"), image);
         Path file = write("one.jsonl", "{\"images\": [\"a.png\"], \"text\": \"<image_placeholder>A caption.\"}");
         try (TrainingData data = TrainingData.open(file, encoder, DataOptions.DEFAULT)) {
             TrainingSample s = data.get(0);
@@ -54,8 +54,8 @@ class LazyImagesTest {
 
     @Test
     void validationReadsHeadersUnlessToldToDecode() throws IOException {
-        // a PNG cut after its first kilobyte: the header is whole, the pixel data is not
-        byte[] png = Files.readAllBytes(TrainFixtureDataTest.TRAIN.resolve("data/images/dog_a.png"));
+        // a PNG cut after its first kilobyte (of 3.3): the header is whole, the pixel data is not
+        byte[] png = Files.readAllBytes(Fixtures.TESTDATA.resolve("formats/rgb.png"));
         Files.write(dir.resolve("cut.png"), Arrays.copyOf(png, 1024));
         Path file = write("cut.jsonl", "{\"text\": \"fine\"}", "{\"images\": [\"cut.png\"], \"text\": \"<image_placeholder>x\"}");
 

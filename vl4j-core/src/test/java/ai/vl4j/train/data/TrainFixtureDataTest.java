@@ -3,7 +3,7 @@ package ai.vl4j.train.data;
 import static ai.vl4j.Fixtures.ints;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import ai.vl4j.Fixtures;
 import ai.vl4j.text.ChatTemplate;
@@ -45,7 +45,7 @@ class TrainFixtureDataTest {
                 out.add(Arguments.of(TRAIN.relativize(f.getParent()).toString(), f));
             }
         }
-        assertTrue(out.size() >= 8, "expected the fixture's cases under " + TRAIN + ", found " + out.size());
+        assertFalse(out.isEmpty(), "no case.json under " + TRAIN);
         return out.stream();
     }
 
