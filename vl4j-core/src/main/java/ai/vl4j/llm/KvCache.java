@@ -27,10 +27,9 @@ public final class KvCache {
     final int kvHeads;
     private final int capacity;
     private int length;
-    private LlamaModel.Scratch decodeScratch;   // reused by every one-token step of this sequence
+    private DecoderState.Decode decodeState;    // reused by every one-token step of this sequence
     private float[] decodeInput;
     private float[] decodeLogits;
-    private final KvCache[] self = {this};       // this cache as a batch of one (a decode step of this sequence)
 
     public KvCache(LlamaConfig cfg, int capacity) {
         this(cfg, capacity, DType.F32);
@@ -173,15 +172,12 @@ public final class KvCache {
         length += n;
     }
 
-    LlamaModel.Scratch decodeScratch(LlamaConfig cfg) {
-        if (decodeScratch == null) {
-            decodeScratch = new LlamaModel.Scratch(cfg, 1);
+    /** The state of this sequence's one-token decode steps (kept: no allocation per token). */
+    DecoderState.Decode decodeState(LlamaConfig cfg) {
+        if (decodeState == null) {
+            decodeState = new DecoderState.Decode(cfg, 1).of(new KvCache[] {this});
         }
-        return decodeScratch;
-    }
-
-    KvCache[] decodeCaches() {
-        return self;
+        return decodeState;
     }
 
     float[] decodeInput(int hidden) {

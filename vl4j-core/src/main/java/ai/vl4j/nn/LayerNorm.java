@@ -2,25 +2,32 @@ package ai.vl4j.nn;
 
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Norms;
+import java.util.List;
 
 /** nn.LayerNorm over the last dimension: (x - mean)/sqrt(var + eps)·γ + β. */
-public final class LayerNorm {
-    private final float[] gamma; // [dim]
-    private final float[] beta;  // [dim]
+public final class LayerNorm implements Module {
+    private final Parameter gamma; // [dim]
+    private final Parameter beta;  // [dim]
     private final float eps;
 
-    public LayerNorm(float[] gamma, float[] beta, float eps) {
+    public LayerNorm(Parameter gamma, Parameter beta, float eps) {
         this.gamma = gamma;
         this.beta = beta;
         this.eps = eps;
     }
 
     public static LayerNorm load(Weights w, String prefix, int dim, float eps) {
-        return new LayerNorm(w.requireFloats(prefix + ".weight", dim), w.requireFloats(prefix + ".bias", dim), eps);
+        return new LayerNorm(Parameter.vector(w.require(prefix + ".weight", dim)), Parameter.vector(w.require(prefix + ".bias", dim)), eps);
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(gamma, beta);
     }
 
     /** out [n, dim] = LN(x [n, dim]); out may be x. */
     public void forward(float[] x, float[] out, int n) {
-        Norms.layerNorm(x, out, n, gamma.length, gamma, beta, eps);
+        float[] g = gamma.values();
+        Norms.layerNorm(x, out, n, g.length, g, beta.values(), eps);
     }
 }

@@ -2,23 +2,34 @@ package ai.vl4j.nn;
 
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Norms;
+import java.util.List;
 
 /** LLaMA's RMSNorm: x / sqrt(mean(x²) + eps) · w, computed in float32. */
-public final class RmsNorm {
-    private final float[] weight; // [dim]
+public final class RmsNorm implements Module {
+    private final Parameter weight; // [dim]
     private final float eps;
 
-    public RmsNorm(float[] weight, float eps) {
+    public RmsNorm(Parameter weight, float eps) {
         this.weight = weight;
         this.eps = eps;
     }
 
     public static RmsNorm load(Weights w, String name, int dim, float eps) {
-        return new RmsNorm(w.requireFloats(name, dim), eps);
+        return new RmsNorm(Parameter.vector(w.require(name, dim)), eps);
+    }
+
+    public Parameter weight() {
+        return weight;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(weight);
     }
 
     /** out [n, dim] = RMSNorm(x [n, dim]); out may be x. */
     public void forward(float[] x, float[] out, int n) {
-        Norms.rmsNorm(x, out, n, weight.length, weight, eps);
+        float[] w = weight.values();
+        Norms.rmsNorm(x, out, n, w.length, w, eps);
     }
 }

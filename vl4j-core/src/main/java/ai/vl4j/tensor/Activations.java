@@ -17,8 +17,13 @@ public final class Activations {
      * over the first n elements.
      */
     public static void siluMul(float[] gate, float[] up, int n) {
+        siluMul(gate, up, gate, n);
+    }
+
+    /** out[i] = silu(gate[i]) · up[i] over the first n elements (out may be gate). */
+    public static void siluMul(float[] gate, float[] up, float[] out, int n) {
         Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
-            FastMath.siluMul(gate, up, lo, hi);
+            FastMath.siluMul(gate, up, out, lo, hi);
         });
     }
 }

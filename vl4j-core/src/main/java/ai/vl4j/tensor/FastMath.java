@@ -115,17 +115,17 @@ public final class FastMath {
         }
     }
 
-    /** gate[i] = silu(gate[i])·up[i] = gate[i]/(1 + e^−gate[i])·up[i], vectorised. */
-    public static void siluMul(float[] gate, float[] up, int from, int to) {
+    /** out[i] = silu(gate[i])·up[i] = gate[i]/(1 + e^−gate[i])·up[i], vectorised (out may be gate). */
+    public static void siluMul(float[] gate, float[] up, float[] out, int from, int to) {
         int i = from;
         for (; i <= to - FS.length(); i += FS.length()) {
             FloatVector g = FloatVector.fromArray(FS, gate, i);
             FloatVector sig = exp(g.neg()).add(1f);
-            g.div(sig).mul(FloatVector.fromArray(FS, up, i)).intoArray(gate, i);
+            g.div(sig).mul(FloatVector.fromArray(FS, up, i)).intoArray(out, i);
         }
         for (; i < to; i++) {                       // the same operations: a value's result is where it lies
             float z = gate[i];
-            gate[i] = z / (exp(-z) + 1f) * up[i];
+            out[i] = z / (exp(-z) + 1f) * up[i];
         }
     }
 

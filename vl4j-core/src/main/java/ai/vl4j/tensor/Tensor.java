@@ -40,6 +40,14 @@ public final class Tensor implements WeightMatrix {
         return new Tensor(name, DType.F32, shape, seg);
     }
 
+    /**
+     * A float32 tensor over values themselves (no copy): the kernels read the array as it is when it is read, so a
+     * weight being trained is multiplied in place.
+     */
+    public static Tensor view(String name, float[] values, long... shape) {
+        return new Tensor(name, DType.F32, shape, MemorySegment.ofArray(values));
+    }
+
     /** The same values converted to dtype (F32, F16 or BF16; rounding to nearest even). */
     public Tensor convertTo(DType target) {
         float[] values = toFloatArray();

@@ -1,5 +1,8 @@
 package ai.vl4j.vision;
 
+import ai.vl4j.nn.Module;
+import ai.vl4j.nn.Parameter;
+import java.util.List;
 import ai.vl4j.ModelFormatException;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Interpolate;
@@ -50,6 +53,15 @@ public final class HybridVisionTower implements VisionTower {
     @Override
     public float[][] features(float[] pixels) {
         return new float[][] {high.forward(pixels), low.forward(lowResolution(pixels))};
+    }
+
+    /**
+     * The SigLIP tower's parameters. SAM-B is frozen in every training stage and runs forward only; its tensors are
+     * not registered (they are saved as they are in the checkpoint).
+     */
+    @Override
+    public List<Parameter> parameters() {
+        return low.parameters();
     }
 
     public SamEncoder sam() {

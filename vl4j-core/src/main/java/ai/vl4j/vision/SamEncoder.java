@@ -43,8 +43,7 @@ public final class SamEncoder {
         int c = cfg.width();
         int p = cfg.patchSize();
         int grid = cfg.gridSize();
-        this.patchEmbed = new Linear(w.require(prefix + "patch_embed.proj.weight", c, 3, p, p).reshape(c, 3L * p * p),
-                w.requireFloats(prefix + "patch_embed.proj.bias", c));
+        this.patchEmbed = new Linear(w.require(prefix + "patch_embed.proj.weight", c, 3, p, p), w.require(prefix + "patch_embed.proj.bias", c));
         this.posEmbed = w.requireFloats(prefix + "pos_embed", 1, grid, grid, c);
         this.blocks = new Block[cfg.depth()];
         int first = -1;

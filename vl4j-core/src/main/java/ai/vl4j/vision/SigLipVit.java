@@ -2,10 +2,14 @@ package ai.vl4j.vision;
 
 import ai.vl4j.nn.LayerNorm;
 import ai.vl4j.nn.Linear;
+import ai.vl4j.nn.Module;
+import ai.vl4j.nn.Parameter;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
 import ai.vl4j.tensor.Attention;
 import ai.vl4j.tensor.VectorMath;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * SigLIP-L/16 (timm VisionTransformer, no class token, attention-pool head not run), spec §3.1:
@@ -22,7 +26,7 @@ public final class SigLipVit implements VisionTower {
 
     private final SigLipConfig cfg;
     private final Linear patchEmbed;    // conv [D, 3, P, P] seen as a matrix [D, 3·P·P]
-    private final float[] posEmbed;     // [N, D]
+    private final Parameter posEmbed;   // [1, N, D]
     private final Block[] blocks;
     private final LayerNorm norm;
 
@@ -30,10 +34,8 @@ public final class SigLipVit implements VisionTower {
         this.cfg = cfg;
         int d = cfg.width();
         int p = cfg.patchSize();
-        this.patchEmbed = new Linear(
-                w.require(prefix + "patch_embed.proj.weight", d, 3, p, p).reshape(d, 3L * p * p),
-                w.requireFloats(prefix + "patch_embed.proj.bias", d));
-        this.posEmbed = w.requireFloats(prefix + "pos_embed", 1, cfg.numTokens(), d);
+        this.patchEmbed = new Linear(w.require(prefix + "patch_embed.proj.weight", d, 3, p, p), w.require(prefix + "patch_embed.proj.bias", d));
+        this.posEmbed = Parameter.vector(w.require(prefix + "pos_embed", 1, cfg.numTokens(), d));
         this.blocks = new Block[cfg.depth()];
         for (int i = 0; i < blocks.length; i++) {
             blocks[i] = new Block(cfg, w, prefix + "blocks." + i + ".");
@@ -43,6 +45,17 @@ public final class SigLipVit implements VisionTower {
 
     public SigLipConfig config() {
         return cfg;
+    }
+
+    /** patch_embed.proj, pos_embed, every block's, the final norm's (the attn_pool head is not part of this tower). */
+    @Override
+    public List<Parameter> parameters() {
+        List<Module> parts = new ArrayList<>();
+        parts.add(patchEmbed);
+        parts.add(() -> List.of(posEmbed));
+        parts.addAll(List.of(blocks));
+        parts.add(norm);
+        return Module.all(parts);
     }
 
     @Override
@@ -73,7 +86,7 @@ public final class SigLipVit implements VisionTower {
                 cfg.imageSize(), cfg.patchSize());
         float[] x = new float[n * d];                               // [N, D]
         patchEmbed.forward(patches, n, x);
-        VectorMath.addInPlace(x, posEmbed, n * d);
+        VectorMath.addInPlace(x, posEmbed.values(), n * d);
         Scratch s = new Scratch(cfg);
         for (int i = 0; i < blocks.length; i++) {
             blocks[i].forward(x, s);
@@ -102,7 +115,7 @@ public final class SigLipVit implements VisionTower {
     }
 
     /** Pre-LN transformer block with bidirectional multi-head attention and a GELU MLP. */
-    private static final class Block {
+    private static final class Block implements Module {
         private final SigLipConfig cfg;
         private final LayerNorm norm1, norm2;
         private final Linear qkv;   // [3D, D]: columns of the output are Q | K | V, each head-major
@@ -119,6 +132,11 @@ public final class SigLipVit implements VisionTower {
             this.norm2 = LayerNorm.load(w, prefix + "norm2", d, SigLipConfig.LAYER_NORM_EPS);
             this.fc1 = Linear.load(w, prefix + "mlp.fc1", d, cfg.mlpHidden(), true);
             this.fc2 = Linear.load(w, prefix + "mlp.fc2", cfg.mlpHidden(), d, true);
+        }
+
+        @Override
+        public List<Parameter> parameters() {
+            return Module.of(norm1, qkv, proj, norm2, fc1, fc2);
         }
 
         void forward(float[] x, Scratch s) {

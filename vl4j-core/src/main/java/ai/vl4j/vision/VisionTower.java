@@ -5,7 +5,7 @@ package ai.vl4j.vision;
  * 1.3B {@code CLIPVisionTower} yields one map (SigLIP); the 7B {@code HybridVisionTower} yields two,
  * high-resolution (SAM) first.
  */
-public interface VisionTower {
+public interface VisionTower extends ai.vl4j.nn.Module {
     /** Side S of the square input. */
     int imageSize();
 

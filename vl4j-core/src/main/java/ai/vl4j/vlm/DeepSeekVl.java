@@ -10,6 +10,8 @@ import ai.vl4j.image.ImageProcessor;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
+import ai.vl4j.nn.Module;
+import ai.vl4j.nn.Parameter;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.QuantType;
@@ -40,7 +42,7 @@ import java.util.Map;
  *
  * A loaded model holds no per-request state: several threads may generate at once.
  */
-public final class DeepSeekVl implements AutoCloseable {
+public final class DeepSeekVl implements AutoCloseable, Module {
     /** Weight prefix of the 1.3B single tower (CLIPVisionTower.vision_tower). */
     public static final String CLIP_TOWER_PREFIX = "vision_model.vision_tower.";
 
@@ -132,6 +134,19 @@ public final class DeepSeekVl implements AutoCloseable {
 
     public LlamaModel languageModel() {
         return llm;
+    }
+
+    public MlpAligner aligner() {
+        return aligner;
+    }
+
+    /**
+     * Every parameter a training stage may train or freeze, under its checkpoint name: the SigLIP tower's (7B: the
+     * low-resolution tower's; not its unused attn_pool head), the aligner's, the language model's.
+     */
+    @Override
+    public List<Parameter> parameters() {
+        return Module.of(vision, aligner, llm);
     }
 
     /** Precision of the KV caches this model makes for requests (F32 or BF16). */

@@ -1,6 +1,8 @@
 package ai.vl4j.vlm;
 
 import ai.vl4j.nn.Linear;
+import ai.vl4j.nn.Module;
+import ai.vl4j.nn.Parameter;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
 import java.util.ArrayList;
@@ -15,7 +17,7 @@ import java.util.List;
  *   linear:                                 E = layers(F);   identity: E = F
  * </pre>
  */
-public final class MlpAligner {
+public final class MlpAligner implements Module {
     private final AlignerConfig cfg;
     private final Linear highUp;          // [nEmbed/2, inputDim], hybrid only
     private final Linear lowUp;           // [nEmbed/2, inputDim], hybrid only
@@ -54,6 +56,16 @@ public final class MlpAligner {
 
     public AlignerConfig config() {
         return cfg;
+    }
+
+    /** Every aligner.* tensor (high_up_proj and low_up_proj first for the hybrid aligner). */
+    @Override
+    public List<Parameter> parameters() {
+        List<Module> parts = new ArrayList<>();
+        parts.add(highUp);
+        parts.add(lowUp);
+        parts.addAll(layers);
+        return Module.all(parts);
     }
 
     /** Aligns the feature maps of a vision tower: one map, or (high, low) for the hybrid tower. */

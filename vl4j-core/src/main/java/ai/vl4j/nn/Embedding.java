@@ -1,0 +1,62 @@
+package ai.vl4j.nn;
+
+import ai.vl4j.safetensors.Weights;
+import ai.vl4j.tensor.Tensor;
+import java.util.List;
+
+/** nn.Embedding: row ids of a table [V, H] (memory-mapped in the checkpoint's dtype until it trains). */
+public final class Embedding implements Module {
+    private final Parameter weight;   // [V, H]
+    private final int vocab;
+    private final int dim;
+
+    public Embedding(Parameter weight) {
+        this.weight = weight;
+        this.vocab = weight.matrix().rows();
+        this.dim = weight.matrix().cols();
+    }
+
+    public static Embedding load(Weights w, String name, int vocab, int dim) {
+        Tensor t = w.require(name, vocab, dim);
+        return new Embedding(Parameter.matrix(t, t));
+    }
+
+    public Parameter weight() {
+        return weight;
+    }
+
+    public int vocab() {
+        return vocab;
+    }
+
+    public int dim() {
+        return dim;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        return List.of(weight);
+    }
+
+    /** Rows of ids into out [ids.length, H] from off (exact widening of stored rows). */
+    public void forward(int[] ids, float[] out, int off) {
+        for (int t = 0; t < ids.length; t++) {
+            row(ids[t], out, off + t * dim);
+        }
+    }
+
+    /** Row id into out [H] from off. */
+    public void row(int id, float[] out, int off) {
+        if (id < 0 || id >= vocab) {
+            throw new IllegalArgumentException("token id " + id + " outside the vocabulary (0.." + (vocab - 1) + ")");
+        }
+        weight.matrix().rowToFloat(id, 0, dim, out, off);
+    }
+
+    /** Rows of ids: [ids.length, H]. */
+    public float[] forward(int[] ids) {
+        float[] out = new float[ids.length * dim];
+        forward(ids, out, 0);
+        return out;
+    }
+}
