@@ -10,8 +10,10 @@ import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Tensor;
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -61,10 +63,11 @@ public record TrainingState(long step, TrainedWeights weights, Map<String, Momen
     public static final String OPTIMIZER_FILE = "optimizer.safetensors";
     private static final String EXP_AVG = ".exp_avg";
     private static final String EXP_AVG_SQ = ".exp_avg_sq";
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Reads what PythonJson writes, NaN and infinities included (a diverged step's loss in log_history). */
+    private static final ObjectMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
     /** The trained tensors: of a full model (by checkpoint name) or of a LoRA adapter (by PEFT key). */
-    public sealed interface TrainedWeights permits FullModel, Lora {
+    public sealed interface TrainedWeights permits FullModel, LoraAdapter {
         /** Every trained tensor's values by name. */
         Map<String, float[]> tensors();
     }
@@ -82,7 +85,7 @@ public record TrainingState(long step, TrainedWeights weights, Map<String, Momen
     }
 
     /** A LoRA adapter (only A and B train). */
-    public record Lora(Adapter adapter) implements TrainedWeights {
+    public record LoraAdapter(Adapter adapter) implements TrainedWeights {
         @Override
         public Map<String, float[]> tensors() {
             return adapter.parameters();
@@ -141,7 +144,7 @@ public record TrainingState(long step, TrainedWeights weights, Map<String, Momen
 
     private Map<String, long[]> writeWeights(Path dir) {
         return switch (weights) {
-            case Lora(Adapter adapter) -> {
+            case LoraAdapter(Adapter adapter) -> {
                 adapter.writeInto(dir);
                 yield adapter.shapes();
             }
@@ -169,7 +172,7 @@ public record TrainingState(long step, TrainedWeights weights, Map<String, Momen
     private ObjectNode stateJson(Map<String, long[]> shapes) {
         ObjectNode o = JSON.createObjectNode();
         o.put("global_step", step);
-        o.put("weights", weights instanceof Lora ? "adapter" : "model");
+        o.put("weights", weights instanceof LoraAdapter ? "adapter" : "model");
         ObjectNode trainable = o.putObject("trainable");
         shapes.forEach((name, shape) -> {
             ArrayNode dims = trainable.putArray(name);
@@ -220,7 +223,7 @@ public record TrainingState(long step, TrainedWeights weights, Map<String, Momen
                     throw new ModelFormatException(dir.resolve(Adapter.WEIGHTS_FILE) + ": its tensors "
                             + describe(adapterShapes) + " are not the ones " + STATE_FILE + " lists " + describe(shapes));
                 }
-                yield new Lora(adapter);
+                yield new LoraAdapter(adapter);
             }
             case "model" -> new FullModel(dir, readModelTensors(dir, shapes));
             default -> throw new ModelFormatException(stateFile + ": weights must be \"model\" or \"adapter\", got " + state.get("weights"));

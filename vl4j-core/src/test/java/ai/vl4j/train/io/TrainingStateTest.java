@@ -16,8 +16,10 @@ import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Tensor;
 import ai.vl4j.vlm.DeepSeekVl;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -42,8 +44,8 @@ class TrainingStateTest {
     @Test
     void aLoraCheckpointComesBackBitForBit() throws IOException {
         Adapter adapter = Adapter.read(AdapterTest.adapterInit("tiny-dsvl-1.3b"));
-        TrainingState state = new TrainingState(2, new TrainingState.Lora(adapter), moments(adapter.parameters(), 1),
-                hyperParameters(), cursor(), rng(), List.of(record(1), record(2)));
+        TrainingState state = new TrainingState(2, new TrainingState.LoraAdapter(adapter), moments(adapter.parameters(), 1),
+                hyperParameters(), cursor(), rng(), List.of(record(1), record(2), diverged(3)));
         Path dir = TrainingState.checkpointDir(tmp.resolve("out"), 2);
         assertEquals(tmp.resolve("out/checkpoint-2"), dir);
         state.save(dir);
@@ -60,14 +62,15 @@ class TrainingStateTest {
             assertEquals(2 * adapter.parameters().size(), opt.tensors().size());
             assertEquals(Map.of("format", "pt"), opt.metadata());
         }
-        JsonNode stateJson = Fixtures.json(dir.resolve(TrainingState.STATE_FILE));
+        JsonNode stateJson = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build()
+                .readTree(dir.resolve(TrainingState.STATE_FILE).toFile());
         assertEquals(PythonJson.pretty(stateJson) + "\n", Files.readString(dir.resolve(TrainingState.STATE_FILE)));
         assertEquals(2, stateJson.get("global_step").asInt());
         assertEquals("adapter", stateJson.get("weights").asText());
 
         TrainingState back = TrainingState.load(dir, adapter.shapes());
         assertSame(state, back);
-        Adapter a2 = assertInstanceOf(TrainingState.Lora.class, back.weights()).adapter();
+        Adapter a2 = assertInstanceOf(TrainingState.LoraAdapter.class, back.weights()).adapter();
         assertEquals(adapter.config(), a2.config());
     }
 
@@ -129,7 +132,7 @@ class TrainingStateTest {
     void aCheckpointOfAnotherRunIsRefusedInOneLine() throws IOException {
         Adapter adapter = Adapter.read(AdapterTest.adapterInit("tiny-dsvl-1.3b"));
         Path dir = tmp.resolve("checkpoint-3");
-        new TrainingState(3, new TrainingState.Lora(adapter), moments(adapter.parameters(), 4), hyperParameters(), cursor(), rng(), List.of())
+        new TrainingState(3, new TrainingState.LoraAdapter(adapter), moments(adapter.parameters(), 4), hyperParameters(), cursor(), rng(), List.of())
                 .save(dir);
         Map<String, long[]> run = new TreeMap<>(adapter.shapes());
         String a0 = "base_model.model.language_model.model.layers.0.mlp.down_proj.lora_A.weight";
@@ -261,6 +264,11 @@ class TrainingStateTest {
 
     static JsonNode record(int step) {
         return JSON.createObjectNode().put("step", step).put("loss", 12.0 / step).put("lr", 0.0025 * step).put("grad_norm", 1.3);
+    }
+
+    /** A step whose loss overflowed: Python writes NaN and Infinity, and so must the state file read them back. */
+    static JsonNode diverged(int step) {
+        return JSON.createObjectNode().put("step", step).put("loss", Double.NaN).put("lr", 0.0025).put("grad_norm", Double.POSITIVE_INFINITY);
     }
 
     static List<String> names(Path dir) throws IOException {
