@@ -51,7 +51,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
         RgbImage picture = image == null ? null : ImageLoader.load(image);
-        try (DeepSeekVl vl = model.load(quantType, compute.kvPrecision())) {
+        try (DeepSeekVl vl = compute.adapt(model.load(quantType, compute.kvPrecision()))) {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
                     new PipelineBenchmark.Options(promptTokens, genTokens, runs, batch), msg -> err.println("bench: " + msg));
             if (json) {

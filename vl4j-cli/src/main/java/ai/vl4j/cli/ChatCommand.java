@@ -48,7 +48,7 @@ final class ChatCommand implements Callable<Integer> {
         boolean greedy = sampling.temperature != null && sampling.temperature == 0f;
         SamplingOptions options = sampling.resolve(greedy ? SamplingOptions.GREEDY : OFFICIAL_CLI_DEFAULTS);
         var quant = compute.apply();
-        try (DeepSeekVl vl = model.load(quant, compute.kvPrecision())) {
+        try (DeepSeekVl vl = compute.adapt(model.load(quant, compute.kvPrecision()))) {
             int modelContext = vl.config().language().maxPositions();
             if (context != null && (context < 2 || context > modelContext)) {
                 throw new IllegalArgumentException("--context must be in 2.." + modelContext + ", got " + context);

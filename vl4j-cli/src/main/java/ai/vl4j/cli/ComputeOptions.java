@@ -17,6 +17,25 @@ final class ComputeOptions {
             + "(half its memory and of what each decoded token reads from it; the precision the official model computes in).")
     String kvCache;
 
+    @Option(names = "--adapter", paramLabel = "DIR", description = "A LoRA adapter folder (PEFT layout, e.g. from vl4j train --lora-rank) "
+            + "applied to the model.")
+    java.nio.file.Path adapter;
+
+    /** The model with the --adapter attached (frozen), if one was given. */
+    ai.vl4j.vlm.DeepSeekVl adapt(ai.vl4j.vlm.DeepSeekVl vl) {
+        if (adapter != null) {
+            try {
+                for (ai.vl4j.nn.LoraAdapter a : ai.vl4j.train.Lora.attach(vl, ai.vl4j.train.io.Adapter.read(adapter))) {
+                    a.parameters().forEach(ai.vl4j.nn.Parameter::freeze);
+                }
+            } catch (RuntimeException e) {
+                vl.close();
+                throw e;
+            }
+        }
+        return vl;
+    }
+
     /** The --kv-cache precision (F32 unless given). */
     DType kvPrecision() {
         if (kvCache == null || kvCache.equalsIgnoreCase("f32")) {

@@ -73,7 +73,7 @@ final class RunCommand implements Callable<Integer> {
         }
         boolean verbose = Streams.verbose();
         long t0 = System.nanoTime();
-        try (DeepSeekVl vl = model.load(quantType, compute.kvPrecision())) {
+        try (DeepSeekVl vl = compute.adapt(model.load(quantType, compute.kvPrecision()))) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
             List<Message> messages = List.of(Message.user(text, decoded.toArray(RgbImage[]::new)));
             Prompt p = vl.prompt(messages, system == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : system);

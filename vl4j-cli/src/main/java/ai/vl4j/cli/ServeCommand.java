@@ -70,7 +70,7 @@ final class ServeCommand implements Callable<Integer> {
                 allowPrivateUrls, maxImageMb << 20, maxImagePixels, defaults.maxRequestBytes(), defaults.fetchTimeoutMillis(),
                 prefixCacheMb == null ? defaults.prefixCacheBytes() : prefixCacheMb << 20);
         PrintStream err = Streams.err();
-        try (DeepSeekVl vl = model.load(quant, compute.kvPrecision());
+        try (DeepSeekVl vl = compute.adapt(model.load(quant, compute.kvPrecision()));
              OpenAiServer server = OpenAiServer.start(vl, config, err)) {
             running = server;
             Thread hook = new Thread(server::close, "vl4j-shutdown");   // Ctrl-C: finish cleanly, then exit

@@ -42,6 +42,10 @@ public abstract sealed class DecoderState permits DecoderState.Prefill, DecoderS
     void beforeLayer(int layer, float[] x) {
     }
 
+    /** Called with the last layer's output before the final norm (a tape keeps it; x is then normed in place). */
+    void beforeNorm(float[] x) {
+    }
+
     /** Keeps row t's key (rotated) and value of layer, from k at kOff and v at vOff ([kvDim] each). */
     abstract void keep(int layer, int t, float[] k, int kOff, float[] v, int vOff);
 

@@ -8,6 +8,8 @@ import ai.vl4j.nn.Parameter;
 import ai.vl4j.nn.RmsNorm;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
+import ai.vl4j.tensor.Attention;
+import ai.vl4j.tensor.AttentionBackward;
 import ai.vl4j.tensor.MatMul;
 import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
@@ -75,15 +77,15 @@ public final class LlamaModel implements Module {
         return cfg;
     }
 
-    /** embed_tokens, every layer's, the final norm's and lm_head's (once, if tied), in checkpoint order. */
+    /** embed_tokens, every layer, the final norm, lm_head (its parameter counted once if tied), in checkpoint order. */
     @Override
-    public List<Parameter> parameters() {
+    public List<Module> children() {
         List<Module> parts = new ArrayList<>();
         parts.add(embedTokens);
         parts.addAll(List.of(layers));
         parts.add(norm);
         parts.add(lmHead);
-        return Module.all(parts);
+        return parts;
     }
 
     /** Bytes of weights one decode step reads: every layer's matrices and lm_head (the embedding is a row lookup). */
@@ -95,6 +97,11 @@ public final class LlamaModel implements Module {
             }
         }
         return bytes;
+    }
+
+    /** embed_tokens. */
+    public Embedding embedding() {
+        return embedTokens;
     }
 
     /** Embedding rows of ids: [n, H]. */
@@ -167,10 +174,72 @@ public final class LlamaModel implements Module {
             layer.forward(x, state);
         }
         state.finish();
+        state.beforeNorm(x);
         norm.forward(x, x, n);
         return x;
     }
 
+    /**
+     * The loss of the rows of hidden [n, H] (final-normed, from a training pass) at positions rows[i] against
+     * targets[i]: Σ_i CE(lm_head(hidden[rows[i]]), targets[i]), returned; its gradient times scale goes into
+     * dHidden [n, H] (the other rows get zero) and, while lm_head trains, into lm_head's gradient (dHidden null: the
+     * loss only). lm_head runs only on those rows, in chunks (a vocabulary-wide row is 400 KB).
+     */
+    public double loss(float[] hidden, int n, int[] rows, int[] targets, float scale, float[] dHidden) {
+        int h = cfg.hiddenSize();
+        int vocab = cfg.vocabSize();
+        if (dHidden != null) {
+            java.util.Arrays.fill(dHidden, 0, n * h, 0f);
+        }
+        double total = 0;
+        int chunk = Math.max(1, Math.min(rows.length, (1 << 26) / vocab));   // ≤ 256 MB of logits at a time
+        for (int c0 = 0; c0 < rows.length; c0 += chunk) {
+            int c = Math.min(chunk, rows.length - c0);
+            float[] x = new float[c * h];
+            int[] y = new int[c];
+            for (int i = 0; i < c; i++) {
+                System.arraycopy(hidden, rows[c0 + i] * h, x, i * h, h);
+                y[i] = targets[c0 + i];
+            }
+            float[] logits = new float[c * vocab];
+            lmHead.forward(x, c, logits, MatMul.Regime.PREFILL);
+            total += ai.vl4j.tensor.CrossEntropy.lossAndGradient(logits, c, vocab, y, scale);
+            if (dHidden == null) {
+                continue;
+            }
+            float[] dx = new float[c * h];
+            lmHead.backward(x, c, logits, dx);
+            for (int i = 0; i < c; i++) {
+                VectorMath.addInPlace(dHidden, rows[c0 + i] * h, dx, i * h, h);
+            }
+        }
+        return total;
+    }
+
+    /**
+     * Backward of {@link #forward(float[], TrainingTape)}: from dHidden [n, H] (the gradient of the final-normed
+     * rows) back through the final norm and every layer, accumulating the gradients of the parameters that train;
+     * returns the gradient of the input rows [n, H] (for the embedding and the image rows).
+     */
+    public float[] backward(TrainingTape tape, float[] dHidden) {
+        int n = tape.rows();
+        int h = cfg.hiddenSize();
+        float[] dx = new float[n * h];
+        norm.backward(tape.finalInput, n, dHidden, dx);
+        Grads g = new Grads(cfg, n, tape.sin);
+        for (int i = layers.length - 1; i >= 0; i--) {
+            Layer layer = layers[i];
+            Scratch s;
+            if (tape.checkpoint()) {       // run the layer again from its kept input, into the tape's buffers
+                s = tape.recomputed(i);
+                layer.forward(java.util.Arrays.copyOf(tape.inputs[i], n * h), tape);
+            } else {
+                s = tape.kept[i];
+            }
+            layer.backward(tape.inputs[i], s, dx, tape, g);
+        }
+        return dx;
+    }
 
     private static void requireRoom(KvCache cache, int n) {
         if (cache.length() + n > cache.capacity()) {
@@ -220,6 +289,7 @@ public final class LlamaModel implements Module {
         final float[] up;     // [n, I]   up_proj output
         final float[] act;    // [n, I]   SiLU(gate) ⊙ up, down_proj's input
         final float[] mlpOut; // [n, H]   down_proj output
+        final float[] lse;    // [heads, n]   log-sum-exp of each attention row's scores (training only)
         final float[][] qkv;      // q, k, v: the outputs of one fused product
         final float[][] gateUp;   // gate, up
         float[] keysWide = new float[0];     // prefill over a BF16 cache: one layer's keys and values widened
@@ -240,6 +310,7 @@ public final class LlamaModel implements Module {
             up = new float[n * inter];
             act = aliased ? gate : new float[n * inter];
             mlpOut = aliased ? attnOut : new float[n * h];
+            lse = aliased ? null : new float[cfg.numHeads() * n];
             qkv = new float[][] {q, k, v};
             gateUp = new float[][] {gate, up};
         }
@@ -249,6 +320,46 @@ public final class LlamaModel implements Module {
                 keysWide = new float[floats];
                 valuesWide = new float[floats];
             }
+        }
+    }
+
+    /** The gradient buffers of one layer's backward pass, reused by every layer. */
+    static final class Grads {
+        final float[] x1;        // [n, H]   the residual between attention and MLP, recomputed
+        final float[] dx1;       // [n, H]
+        final float[] dNormed;   // [n, H]   of RMSNorm_in's and RMSNorm_post's outputs (one at a time)
+        final float[] dAttn;     // [n, H]
+        final float[] tmp;       // [n, H]
+        final float[] dq;        // [n, H]
+        final float[] dk;        // [n, kvDim]
+        final float[] dv;        // [n, kvDim]
+        final float[] dAct;      // [n, I]
+        final float[] dGate;     // [n, I]
+        final float[] dUp;       // [n, I]
+        final float[] negSin;    // −sin of each row's angles: RoPE's backward rotates by −θ
+        final float[][] dqkv;
+        final float[][] dGateUp;
+
+        Grads(LlamaConfig cfg, int n, float[] sin) {
+            int h = cfg.hiddenSize();
+            int inter = cfg.intermediateSize();
+            x1 = new float[n * h];
+            dx1 = new float[n * h];
+            dNormed = new float[n * h];
+            dAttn = new float[n * h];
+            tmp = new float[n * h];
+            dq = new float[n * h];
+            dk = new float[n * cfg.kvDim()];
+            dv = new float[n * cfg.kvDim()];
+            dAct = new float[n * inter];
+            dGate = new float[n * inter];
+            dUp = new float[n * inter];
+            negSin = new float[sin.length];
+            for (int i = 0; i < sin.length; i++) {
+                negSin[i] = -sin[i];
+            }
+            dqkv = new float[][] {dq, dk, dv};
+            dGateUp = new float[][] {dGate, dUp};
         }
     }
 
@@ -288,8 +399,8 @@ public final class LlamaModel implements Module {
         }
 
         @Override
-        public List<Parameter> parameters() {
-            return Module.of(inputNorm, q, k, v, o, postAttentionNorm, gate, up, down);
+        public List<Module> children() {
+            return List.of(inputNorm, q, k, v, o, postAttentionNorm, gate, up, down);
         }
 
         /** The rows of x [n, H] through this layer, in place; state says where they are and what they see. */
@@ -318,6 +429,39 @@ public final class LlamaModel implements Module {
             Activations.siluMul(s.gate, s.up, s.act, n * cfg.intermediateSize());
             down.forward(s.act, n, s.mlpOut, regime);
             VectorMath.addInPlace(x, s.mlpOut, n * h);
+        }
+
+        /**
+         * Backward of {@link #forward} on the layer input x0 [n, H] whose activations s holds: dx [n, H] comes in as
+         * the gradient of the layer's output and leaves as that of its input; the gradients of the parameters that
+         * train accumulate. The forward in reverse, with x1 = x0 + attnOut the residual between the two halves:
+         */
+        void backward(float[] x0, LlamaModel.Scratch s, float[] dx, TrainingTape tape, Grads g) {
+            int n = tape.rows();
+            int h = cfg.hiddenSize();
+            int kvDim = cfg.kvDim();
+            int inter = cfg.intermediateSize();
+            // x2 = x1 + down(SiLU(gate(u)) ⊙ up(u)),  u = post_attention_layernorm(x1)
+            down.backward(s.act, n, dx, g.dAct);
+            Activations.siluMulBackward(s.gate, s.up, g.dAct, g.dGate, g.dUp, n * inter);
+            gateUp.backward(s.normed2, n, g.dGateUp, g.dNormed, g.tmp);
+            System.arraycopy(x0, 0, g.x1, 0, n * h);
+            VectorMath.addInPlace(g.x1, s.attnOut, n * h);
+            postAttentionNorm.backward(g.x1, n, g.dNormed, g.dx1);
+            VectorMath.addInPlace(g.dx1, dx, n * h);
+            // x1 = x0 + o_proj(CausalAttn(RoPE(q), RoPE(k), v)),  q, k, v = projections of input_layernorm(x0)
+            o.backward(s.attn, n, g.dx1, g.dAttn);
+            AttentionBackward.multiHead(new Attention.Operand(s.q, h, 0), new Attention.Operand(s.k, kvDim, 0),
+                    new Attention.Operand(s.v, kvDim, 0), new Attention.Operand(s.attn, h, 0), new Attention.Operand(g.dAttn, h, 0),
+                    s.lse, new Attention.Operand(g.dq, h, 0), new Attention.Operand(g.dk, kvDim, 0), new Attention.Operand(g.dv, kvDim, 0),
+                    n, n, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(), DecoderState.scale(cfg), 0);
+            for (int t = 0; t < n; t++) {          // RoPE's backward: the rotation by −θ
+                rope.apply(g.dq, t, h, tape.cos, g.negSin, t * rope.half());
+                rope.apply(g.dk, t, kvDim, tape.cos, g.negSin, t * rope.half());
+            }
+            qkv.backward(s.normed, n, g.dqkv, g.dNormed, g.tmp);
+            inputNorm.backward(x0, n, g.dNormed, dx);
+            VectorMath.addInPlace(dx, g.dx1, n * h);
         }
     }
 }

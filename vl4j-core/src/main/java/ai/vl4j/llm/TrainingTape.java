@@ -15,6 +15,7 @@ public final class TrainingTape extends DecoderState {
     private final boolean checkpoint;
     final float[][] inputs;             // [layer] its input rows x [n, H]
     final LlamaModel.Scratch[] kept;    // [layer] its activations (all null when checkpointing)
+    float[] finalInput;                 // the last layer's output [n, H], the final norm's input
     private LlamaModel.Scratch working; // checkpointing: the buffers every layer writes
 
     public TrainingTape(LlamaConfig cfg, int n, boolean checkpoint) {
@@ -60,6 +61,16 @@ public final class TrainingTape extends DecoderState {
     }
 
     @Override
+    void beforeNorm(float[] x) {
+        finalInput = java.util.Arrays.copyOf(x, rows * cfg.hiddenSize());
+    }
+
+    /** The buffers layer writes when it runs again in backward (checkpointing), or its kept ones. */
+    LlamaModel.Scratch recomputed(int layer) {
+        return scratch(layer);
+    }
+
+    @Override
     void keep(int layer, int t, float[] k, int kOff, float[] v, int vOff) {
         // the layer's keys and values stay in its buffers (s.k, s.v)
     }
@@ -69,7 +80,7 @@ public final class TrainingTape extends DecoderState {
         int h = cfg.hiddenSize();
         int kvDim = cfg.kvDim();
         Attention.multiHead(new Attention.Operand(s.q, h, 0), new Attention.Operand(s.k, kvDim, 0), new Attention.Operand(s.v, kvDim, 0),
-                new Attention.Operand(s.attn, h, 0), rows, rows, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(), scale(cfg), 0);
+                new Attention.Operand(s.attn, h, 0), rows, rows, cfg.numHeads(), cfg.numKvHeads(), cfg.headDim(), scale(cfg), 0, null, s.lse);
     }
 
     @Override

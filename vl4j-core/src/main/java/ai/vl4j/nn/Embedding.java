@@ -53,6 +53,25 @@ public final class Embedding implements Module {
         weight.matrix().rowToFloat(id, 0, dim, out, off);
     }
 
+    /**
+     * Backward of {@link #forward} while the table trains: row ids[t] of its gradient += dy row t, for the rows t
+     * with use[t] (null: all). Rows whose lookups were overwritten (image positions) take no gradient.
+     */
+    public void backward(int[] ids, float[] dy, boolean[] use) {
+        if (!weight.trainable()) {
+            return;
+        }
+        float[] grad = weight.grad();
+        for (int t = 0; t < ids.length; t++) {
+            if (use == null || use[t]) {
+                int at = ids[t] * dim;
+                for (int c = 0; c < dim; c++) {
+                    grad[at + c] += dy[t * dim + c];
+                }
+            }
+        }
+    }
+
     /** Rows of ids: [ids.length, H]. */
     public float[] forward(int[] ids) {
         float[] out = new float[ids.length * dim];

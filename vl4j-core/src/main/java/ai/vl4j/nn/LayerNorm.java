@@ -25,6 +25,13 @@ public final class LayerNorm implements Module {
         return List.of(gamma, beta);
     }
 
+    /** Backward of {@link #forward} on x [n, dim] given dy: dx (written; null: not needed), dγ and dβ while they train. */
+    public void backward(float[] x, int n, float[] dy, float[] dx) {
+        float[] g = gamma.values();
+        Norms.layerNormBackward(x, dy, n, g.length, g, eps, dx, gamma.trainable() ? gamma.grad() : null,
+                beta.trainable() ? beta.grad() : null);
+    }
+
     /** out [n, dim] = LN(x [n, dim]); out may be x. */
     public void forward(float[] x, float[] out, int n) {
         float[] g = gamma.values();

@@ -5,6 +5,7 @@ import ai.vl4j.tensor.MatMul;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.tensor.QuantizedTensor;
 import ai.vl4j.tensor.Tensor;
+import ai.vl4j.tensor.VectorMath;
 import ai.vl4j.tensor.WeightMatrix;
 import java.lang.foreign.Arena;
 import java.util.List;
@@ -15,6 +16,7 @@ import java.util.List;
 public final class Linear implements Module {
     private final Parameter weight; // [out, in]
     private final Parameter bias;   // [out] or null
+    private LoraAdapter adapter;    // or null
 
     public Linear(Parameter weight, Parameter bias) {
         this.weight = weight;
@@ -67,9 +69,39 @@ public final class Linear implements Module {
         return bias;
     }
 
+    /** The checkpoint's name of this layer (its weight's name without ".weight"), e.g. language_model.lm_head. */
+    public String path() {
+        String n = weight.name();
+        return n.endsWith(".weight") ? n.substring(0, n.length() - ".weight".length()) : n;
+    }
+
+    /** Adds a LoRA adapter (replacing any); its output is added to the layer's from then on. */
+    public void attach(LoraAdapter lora) {
+        if (lora.a().matrix().cols() != in() || lora.b().matrix().rows() != out()) {
+            throw new IllegalArgumentException("adapter " + lora.a().name() + " is for [" + lora.b().matrix().rows() + ", "
+                    + lora.a().matrix().cols() + "], " + path() + " is [" + out() + ", " + in() + "]");
+        }
+        this.adapter = lora;
+    }
+
+    /** Removes the adapter, if any. */
+    public void detach() {
+        this.adapter = null;
+    }
+
+    /** The attached adapter, or null. */
+    public LoraAdapter adapter() {
+        return adapter;
+    }
+
+    /** The weight and bias, then the adapter's A and B when one is attached. */
     @Override
     public List<Parameter> parameters() {
-        return bias == null ? List.of(weight) : List.of(weight, bias);
+        List<Parameter> out = new java.util.ArrayList<>(bias == null ? List.of(weight) : List.of(weight, bias));
+        if (adapter != null) {
+            out.addAll(adapter.parameters());
+        }
+        return out;
     }
 
     /** y [n, out] = x [n, in] · Wᵀ + b. */
@@ -80,6 +112,38 @@ public final class Linear implements Module {
     /** As above, with the kernel the rows need (see {@link MatMul.Regime}). */
     public void forward(float[] x, int n, float[] y, MatMul.Regime regime) {
         MatMul.linear(x, n, weight.matrix(), bias == null ? null : bias.values(), y, regime);
+        if (adapter != null) {
+            adapter.addTo(x, n, y, regime);
+        }
+    }
+
+    /**
+     * Backward of {@link #forward} on x [n, in] given dy [n, out]: dx [n, in] = dy · W (written; null when not needed),
+     * and, for each parameter that trains, dW += dyᵀ · x, db += Σ_rows dy.
+     */
+    public void backward(float[] x, int n, float[] dy, float[] dx) {
+        if (dx != null) {
+            MatMul.backwardInput(dy, n, weight.matrix(), dx);
+        }
+        accumulateGrads(x, n, dy);
+        if (adapter != null) {
+            adapter.backward(x, n, dy, dx);
+        }
+    }
+
+    private void accumulateGrads(float[] x, int n, float[] dy) {
+        if (weight.trainable()) {
+            MatMul.backwardWeight(dy, x, n, out(), in(), weight.grad());
+        }
+        if (bias != null && bias.trainable()) {
+            float[] db = bias.grad();
+            int out = out();
+            for (int i = 0; i < n; i++) {
+                for (int r = 0; r < out; r++) {
+                    db[r] += dy[i * out + r];
+                }
+            }
+        }
     }
 
     /**
@@ -106,7 +170,30 @@ public final class Linear implements Module {
                 matrices[i] = layers[i].weight.matrix();   // a layer that started training is read in float32
             }
             MatMul.linearMany(x, n, matrices, outs, regime);
+            for (int i = 0; i < layers.length; i++) {
+                if (layers[i].adapter != null) {
+                    layers[i].adapter.addTo(x, n, outs[i], regime);
+                }
+            }
         }
 
+        /**
+         * Backward of {@link #forward} on x [n, in] given each output's gradient dys[i]: dx [n, in] = Σ_i dys[i] · W_i
+         * (written; null when not needed), and the gradients of the weights that train. tmp [n, in] is scratch.
+         */
+        public void backward(float[] x, int n, float[][] dys, float[] dx, float[] tmp) {
+            for (int i = 0; i < layers.length; i++) {
+                if (dx != null) {
+                    MatMul.backwardInput(dys[i], n, layers[i].weight.matrix(), i == 0 ? dx : tmp);
+                    if (i > 0) {
+                        VectorMath.addInPlace(dx, tmp, n * layers[i].in());
+                    }
+                }
+                layers[i].accumulateGrads(x, n, dys[i]);
+                if (layers[i].adapter != null) {
+                    layers[i].adapter.backward(x, n, dys[i], dx);
+                }
+            }
+        }
     }
 }

@@ -14,8 +14,33 @@ import java.util.Set;
  * number of dimensions, LoRA wraps a {@link Linear} found by name.
  */
 public interface Module {
+    /** The modules this one is made of, in checkpoint order (none for a layer that holds parameters itself). */
+    default List<? extends Module> children() {
+        return List.of();
+    }
+
     /** This module's parameters and its parts', each once, in checkpoint order (a part's before the next part's). */
-    List<Parameter> parameters();
+    default List<Parameter> parameters() {
+        return all(children());
+    }
+
+    /** Every module of type under root (root included), depth first in checkpoint order. */
+    static <T extends Module> List<T> find(Module root, Class<T> type) {
+        List<T> out = new ArrayList<>();
+        collect(root, type, out);
+        return out;
+    }
+
+    private static <T extends Module> void collect(Module m, Class<T> type, List<T> out) {
+        if (type.isInstance(m)) {
+            out.add(type.cast(m));
+        }
+        for (Module child : m.children()) {
+            if (child != null) {
+                collect(child, type, out);
+            }
+        }
+    }
 
     /** {@link #all} of the given parts (null parts skipped). */
     static List<Parameter> of(Module... parts) {

@@ -27,6 +27,12 @@ public final class RmsNorm implements Module {
         return List.of(weight);
     }
 
+    /** Backward of {@link #forward} on x [n, dim] given dy: dx (written), and dw while the weight trains. */
+    public void backward(float[] x, int n, float[] dy, float[] dx) {
+        float[] w = weight.values();
+        Norms.rmsNormBackward(x, dy, n, w.length, w, eps, dx, weight.trainable() ? weight.grad() : null);
+    }
+
     /** out [n, dim] = RMSNorm(x [n, dim]); out may be x. */
     public void forward(float[] x, float[] out, int n) {
         float[] w = weight.values();

@@ -26,4 +26,34 @@ public final class Activations {
             FastMath.siluMul(gate, up, out, lo, hi);
         });
     }
+
+    /**
+     * Backward of {@link #siluMul}: with act = silu(g)·u, σ = 1/(1 + e^−g):  dg = dAct·u·σ·(1 + g·(1 − σ)),
+     * du = dAct·silu(g).
+     */
+    public static void siluMulBackward(float[] gate, float[] up, float[] dAct, float[] dGate, float[] dUp, int n) {
+        Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                double g = gate[i];
+                double sig = 1.0 / (1.0 + Math.exp(-g));
+                dGate[i] = (float) (dAct[i] * up[i] * sig * (1.0 + g * (1.0 - sig)));
+                dUp[i] = (float) (dAct[i] * g * sig);
+            }
+        });
+    }
+
+    /**
+     * Backward of the exact GELU, x·Φ(x): dx = dy·(Φ(x) + x·φ(x)), φ the standard normal density (x is the GELU's
+     * input); dx may be dy.
+     */
+    public static void geluBackward(float[] x, float[] dy, float[] dx, int n) {
+        Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                double v = x[i];
+                double cdf = 0.5 * (1 + Erf.erf(v / Math.sqrt(2)));
+                double pdf = Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+                dx[i] = (float) (dy[i] * (cdf + v * pdf));
+            }
+        });
+    }
 }

@@ -121,6 +121,15 @@ public final class Attention {
     /** As above, with bias (may be null) added to the scaled scores. */
     public static void multiHead(Operand q, Operand k, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
                                  int headDim, float scale, int causalPos0, ScoreBias bias) {
+        multiHead(q, k, v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias, null);
+    }
+
+    /**
+     * As above, also writing the log-sum-exp of each (head, query row)'s scores to lse[h·nq + i] (null: not
+     * needed): what {@link AttentionBackward} recomputes the probabilities from.
+     */
+    public static void multiHead(Operand q, Operand k, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
+                                 int headDim, float scale, int causalPos0, ScoreBias bias, float[] lse) {
         int blocks = wholeTiles(nk) / BK;
         int headStride = headDim * wholeTiles(nk);
         float[] kT = new float[nKvHeads * headStride];
@@ -137,7 +146,7 @@ public final class Attention {
                 }
             }
         });
-        multiHead(q, new KeysT(kT, headStride), v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias);
+        multiHead(q, new KeysT(kT, headStride), v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias, lse);
     }
 
     /**
@@ -147,6 +156,12 @@ public final class Attention {
      */
     public static void multiHead(Operand q, KeysT kT, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
                                  int headDim, float scale, int causalPos0, ScoreBias bias) {
+        multiHead(q, kT, v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias, null);
+    }
+
+    /** As above, with the log-sum-exp of each (head, row)'s scores into lse[h·nq + i] unless lse is null. */
+    public static void multiHead(Operand q, KeysT kT, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
+                                 int headDim, float scale, int causalPos0, ScoreBias bias, float[] lse) {
         int group = nHeads / nKvHeads;
         int qBlocks = (nq + QB - 1) / QB;
         int hdPad = roundUp(headDim, LANES);
@@ -159,6 +174,11 @@ public final class Attention {
                 int i0 = (task % qBlocks) * QB;
                 int rows = Math.min(QB, nq - i0);
                 block(q, kT, v, out, h, h / group, i0, rows, nk, headDim, hdPad, scale, causalPos0, bias, termsLength, sc);
+                if (lse != null) {
+                    for (int r = 0; r < rows; r++) {
+                        lse[h * nq + i0 + r] = sc.m[r] + (float) Math.log(sc.l[r]);
+                    }
+                }
             }
         });
     }

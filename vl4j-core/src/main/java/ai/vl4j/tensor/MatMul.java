@@ -97,6 +97,58 @@ public final class MatMul {
         linearMany(x, n, ws, outs, Regime.AUTO);
     }
 
+    /**
+     * Backward of {@link #linear} with respect to its input: dx [n, k] = dy [n, m] · W, W [m, k]. W is read in
+     * blocks of whole rows (contiguous), each block transposed once and multiplied by the GEMM.
+     */
+    public static void backwardInput(float[] dy, int n, WeightMatrix w, float[] dx) {
+        int m = w.rows();
+        int k = w.cols();
+        if ((long) n * m > dy.length || (long) n * k > dx.length) {
+            throw new IllegalArgumentException("backward of " + w.name() + ": buffers too small for n=" + n);
+        }
+        int block = Math.min(m, 256);
+        float[] rows = new float[block * k];
+        float[] wT = new float[k * block];      // [k, block]: the block's rows of Wᵀ
+        float[] dyBlock = new float[n * block];
+        float[] part = new float[n * k];
+        java.util.Arrays.fill(dx, 0, n * k, 0f);
+        for (int r0 = 0; r0 < m; r0 += block) {
+            int b = Math.min(block, m - r0);
+            for (int r = 0; r < b; r++) {
+                w.rowToFloat(r0 + r, 0, k, rows, r * k);
+            }
+            for (int r = 0; r < b; r++) {
+                for (int c = 0; c < k; c++) {
+                    wT[c * b + r] = rows[r * k + c];
+                }
+            }
+            for (int i = 0; i < n; i++) {
+                System.arraycopy(dy, i * m + r0, dyBlock, i * b, b);
+            }
+            int bb = b;
+            Gemm.multiply(dyBlock, n, b, (c, j0, len, dst, off) -> System.arraycopy(wT, c * bb + j0, dst, off, len), k, null, part);
+            VectorMath.addInPlace(dx, part, n * k);
+        }
+    }
+
+    /** Backward of {@link #linear} with respect to its weight: dw [m, k] += dyᵀ · x, with dy [n, m] and x [n, k]. */
+    public static void backwardWeight(float[] dy, float[] x, int n, int m, int k, float[] dw) {
+        float[] dyT = new float[m * n];
+        for (int i = 0; i < n; i++) {
+            for (int r = 0; r < m; r++) {
+                dyT[r * n + i] = dy[i * m + r];
+            }
+        }
+        float[] product = new float[m * k];
+        Gemm.multiply(dyT, m, n, (c, i0, len, dst, off) -> {
+            for (int i = 0; i < len; i++) {
+                dst[off + i] = x[(i0 + i) * k + c];
+            }
+        }, k, null, product);
+        VectorMath.addInPlace(dw, product, m * k);
+    }
+
     private static boolean streams(Regime regime, int n) {
         return regime == Regime.DECODE || regime == Regime.AUTO && n <= AUTO_STREAM_ROWS;
     }

@@ -88,6 +88,18 @@ public final class VectorMath {
         }
     }
 
+    /** y[yOff + i] += x[xOff + i], i < n. */
+    public static void addInPlace(float[] y, int yOff, float[] x, int xOff, int n) {
+        int lanes = FS.length();
+        int i = 0;
+        for (; i <= n - lanes; i += lanes) {
+            FloatVector.fromArray(FS, y, yOff + i).add(FloatVector.fromArray(FS, x, xOff + i)).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += x[xOff + i];
+        }
+    }
+
     /** y[i] += x[i] over the first n elements (residual connections). */
     public static void addInPlace(float[] y, float[] x, int n) {
         int lanes = FS.length();

@@ -1,7 +1,6 @@
 package ai.vl4j.vision;
 
 import ai.vl4j.nn.Module;
-import ai.vl4j.nn.Parameter;
 import java.util.List;
 import ai.vl4j.ModelFormatException;
 import ai.vl4j.safetensors.Weights;
@@ -60,8 +59,8 @@ public final class HybridVisionTower implements VisionTower {
      * not registered (they are saved as they are in the checkpoint).
      */
     @Override
-    public List<Parameter> parameters() {
-        return low.parameters();
+    public List<Module> children() {
+        return List.of(low);
     }
 
     public SamEncoder sam() {

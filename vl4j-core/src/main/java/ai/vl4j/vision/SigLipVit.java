@@ -47,15 +47,20 @@ public final class SigLipVit implements VisionTower {
         return cfg;
     }
 
-    /** patch_embed.proj, pos_embed, every block's, the final norm's (the attn_pool head is not part of this tower). */
+    /** patch_embed.proj, pos_embed, every block, the final norm (the attn_pool head is not part of this tower). */
     @Override
-    public List<Parameter> parameters() {
+    public List<Module> children() {
         List<Module> parts = new ArrayList<>();
         parts.add(patchEmbed);
-        parts.add(() -> List.of(posEmbed));
+        parts.add(new Module() {
+            @Override
+            public List<Parameter> parameters() {
+                return List.of(posEmbed);
+            }
+        });
         parts.addAll(List.of(blocks));
         parts.add(norm);
-        return Module.all(parts);
+        return parts;
     }
 
     @Override
@@ -135,8 +140,8 @@ public final class SigLipVit implements VisionTower {
         }
 
         @Override
-        public List<Parameter> parameters() {
-            return Module.of(norm1, qkv, proj, norm2, fc1, fc2);
+        public List<Module> children() {
+            return List.of(norm1, qkv, proj, norm2, fc1, fc2);
         }
 
         void forward(float[] x, Scratch s) {

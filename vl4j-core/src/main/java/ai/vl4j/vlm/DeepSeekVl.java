@@ -11,7 +11,6 @@ import ai.vl4j.image.RgbImage;
 import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.nn.Module;
-import ai.vl4j.nn.Parameter;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.QuantType;
@@ -145,8 +144,8 @@ public final class DeepSeekVl implements AutoCloseable, Module {
      * low-resolution tower's; not its unused attn_pool head), the aligner's, the language model's.
      */
     @Override
-    public List<Parameter> parameters() {
-        return Module.of(vision, aligner, llm);
+    public List<Module> children() {
+        return List.of(vision, aligner, llm);
     }
 
     /** Precision of the KV caches this model makes for requests (F32 or BF16). */

@@ -58,64 +58,128 @@ public final class MlpAligner implements Module {
         return cfg;
     }
 
-    /** Every aligner.* tensor (high_up_proj and low_up_proj first for the hybrid aligner). */
+    /** Its linear layers (high_up_proj and low_up_proj first for the hybrid aligner). */
     @Override
-    public List<Parameter> parameters() {
+    public List<Module> children() {
         List<Module> parts = new ArrayList<>();
-        parts.add(highUp);
-        parts.add(lowUp);
+        if (highUp != null) {
+            parts.add(highUp);
+            parts.add(lowUp);
+        }
         parts.addAll(layers);
-        return Module.all(parts);
+        return parts;
     }
 
     /** Aligns the feature maps of a vision tower: one map, or (high, low) for the hybrid tower. */
     public float[] forward(float[][] features, int n) {
-        return switch (features.length) {
-            case 1 -> forward(features[0], n);
-            case 2 -> forward(features[0], features[1], n);
-            default -> throw new IllegalArgumentException(features.length + " feature maps");
-        };
+        return forward(features, n, null);
     }
 
     /** Single-tower aligner: features [n, inputDim] -> embeddings [n, nEmbed]. */
     public float[] forward(float[] features, int n) {
-        if (cfg.isHybrid()) {
-            throw new IllegalStateException("the hybrid aligner needs high- and low-resolution features");
-        }
-        if (layers.isEmpty()) {
-            return features.clone();
-        }
-        float[] x = new float[n * cfg.nEmbed()];
-        layers.getFirst().forward(features, n, x);
-        return hiddenLayers(x, n, 1);
+        return forward(new float[][] {features}, n, null);
     }
 
     /** Hybrid aligner: SAM features [n, inputDim] and SigLIP features [n, inputDim] -> [n, nEmbed]. */
     public float[] forward(float[] high, float[] low, int n) {
-        if (!cfg.isHybrid()) {
-            throw new IllegalStateException("aligner " + cfg.projectorType() + " takes one feature map");
-        }
-        int half = cfg.nEmbed() / 2;
-        float[] h = new float[n * half];
-        float[] l = new float[n * half];
-        highUp.forward(high, n, h);
-        lowUp.forward(low, n, l);
-        float[] x = new float[n * cfg.nEmbed()];
-        for (int t = 0; t < n; t++) {
-            System.arraycopy(h, t * half, x, t * cfg.nEmbed(), half);
-            System.arraycopy(l, t * half, x, t * cfg.nEmbed() + half, half);
-        }
-        return hiddenLayers(x, n, 0);
+        return forward(new float[][] {high, low}, n, null);
     }
 
-    /** x = layers[i](GELU(x)) for i = first, first+1, ...: every hidden Linear takes the GELU of its input. */
-    private float[] hiddenLayers(float[] x, int n, int first) {
+    /**
+     * The aligner on one map, or on (high, low) for the hybrid aligner; with a tape (null: none) it keeps what
+     * {@link #backward} needs.
+     */
+    public float[] forward(float[][] features, int n, Tape tape) {
+        if (features.length != (cfg.isHybrid() ? 2 : 1)) {
+            throw new IllegalArgumentException("aligner " + cfg.projectorType() + " takes " + (cfg.isHybrid() ? 2 : 1)
+                    + " feature maps, got " + features.length);
+        }
+        if (tape != null) {
+            tape.features = features;
+            tape.n = n;
+        }
+        if (layers.isEmpty() && !cfg.isHybrid()) {
+            return features[0].clone();
+        }
+        float[] x;
+        int first;
+        if (cfg.isHybrid()) {   // a = [high_up_proj(F_high) | low_up_proj(F_low)] per row
+            int half = cfg.nEmbed() / 2;
+            float[] h = new float[n * half];
+            float[] l = new float[n * half];
+            highUp.forward(features[0], n, h);
+            lowUp.forward(features[1], n, l);
+            x = new float[n * cfg.nEmbed()];
+            for (int t = 0; t < n; t++) {
+                System.arraycopy(h, t * half, x, t * cfg.nEmbed(), half);
+                System.arraycopy(l, t * half, x, t * cfg.nEmbed() + half, half);
+            }
+            first = 0;
+        } else {
+            x = new float[n * cfg.nEmbed()];
+            layers.getFirst().forward(features[0], n, x);
+            first = 1;
+        }
+        // x = layers[i](GELU(x)) for i = first, first+1, ...: every hidden Linear takes the GELU of its input
         for (int i = first; i < layers.size(); i++) {
+            if (tape != null) {
+                tape.preGelu.add(x.clone());
+            }
             Activations.gelu(x, x.length);
+            if (tape != null) {
+                tape.inputs.add(x);
+            }
             float[] y = new float[n * cfg.nEmbed()];
             layers.get(i).forward(x, n, y);
             x = y;
         }
         return x;
+    }
+
+    /** What a training forward pass keeps for {@link #backward}. */
+    public static final class Tape {
+        float[][] features;
+        int n;
+        final List<float[]> preGelu = new ArrayList<>();   // per hidden Linear: its input before the GELU
+        final List<float[]> inputs = new ArrayList<>();    // per hidden Linear: its input (after the GELU)
+    }
+
+    /**
+     * Backward of {@link #forward(float[][], int, Tape)} from dOut [n, nEmbed]: the gradients of the aligner's
+     * parameters that train accumulate; returns the gradients of the feature maps when needInput (a tower trains),
+     * else null.
+     */
+    public float[][] backward(Tape tape, float[] dOut, boolean needInput) {
+        int n = tape.n;
+        int e = cfg.nEmbed();
+        if (layers.isEmpty() && !cfg.isHybrid()) {
+            return needInput ? new float[][] {dOut.clone()} : null;
+        }
+        int first = cfg.isHybrid() ? 0 : 1;
+        float[] dx = dOut;
+        for (int i = layers.size() - 1; i >= first; i--) {
+            int k = i - first;
+            float[] dIn = new float[n * e];
+            layers.get(i).backward(tape.inputs.get(k), n, dx, dIn);
+            Activations.geluBackward(tape.preGelu.get(k), dIn, dIn, n * e);
+            dx = dIn;
+        }
+        if (cfg.isHybrid()) {
+            int half = e / 2;
+            float[] dh = new float[n * half];
+            float[] dl = new float[n * half];
+            for (int t = 0; t < n; t++) {
+                System.arraycopy(dx, t * e, dh, t * half, half);
+                System.arraycopy(dx, t * e + half, dl, t * half, half);
+            }
+            float[] dHigh = needInput ? new float[n * cfg.inputDim()] : null;
+            float[] dLow = needInput ? new float[n * cfg.inputDim()] : null;
+            highUp.backward(tape.features[0], n, dh, dHigh);
+            lowUp.backward(tape.features[1], n, dl, dLow);
+            return needInput ? new float[][] {dHigh, dLow} : null;
+        }
+        float[] dF = needInput ? new float[n * cfg.inputDim()] : null;
+        layers.getFirst().backward(tape.features[0], n, dx, dF);
+        return needInput ? new float[][] {dF} : null;
     }
 }

@@ -1,0 +1,142 @@
+package ai.vl4j.train;
+
+import ai.vl4j.llm.KvCache;
+import ai.vl4j.llm.LlamaConfig;
+import ai.vl4j.llm.LlamaModel;
+import ai.vl4j.llm.TrainingTape;
+import ai.vl4j.train.data.TrainingSample;
+import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.vlm.MlpAligner;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * DeepSeek-VL's training objective (the training fixture's README §4): each sample on its own, its images through
+ * the vision tower and the aligner and their rows written over the image positions of the token embeddings, the
+ * language model, and the token cross-entropy at every supervised position (the logits at t predict labels[t+1]);
+ * the batch loss is the sum over all samples' supervised tokens divided once by their number, so splitting a batch
+ * (micro-batches, accumulation) cannot change it. The backward pass accumulates the gradient of every parameter
+ * that trains; frozen parts only pass gradients through (the language model, for an aligner that trains).
+ */
+public final class Objective {
+    private final DeepSeekVl vl;
+    private final boolean checkpoint;
+    private final FeatureCache features;
+
+    /** @param checkpoint recompute each layer's activations in backward instead of keeping them (less memory) */
+    public Objective(DeepSeekVl vl, boolean checkpoint) {
+        this(vl, checkpoint, 256L << 20);
+    }
+
+    /**
+     * @param featureCacheBytes memory for the vision features of images seen before, kept while the tower is frozen
+     *                          (an image met again in a later epoch skips the tower; SAM-B's pass is seconds); 0: none
+     */
+    public Objective(DeepSeekVl vl, boolean checkpoint, long featureCacheBytes) {
+        this.vl = vl;
+        this.checkpoint = checkpoint;
+        this.features = new FeatureCache(featureCacheBytes);
+    }
+
+    /** Supervised positions of a batch: the N of the mean. */
+    public static long supervised(List<TrainingSample> samples) {
+        long n = 0;
+        for (TrainingSample s : samples) {
+            n += s.nSupervised();
+        }
+        return n;
+    }
+
+    /** The batch loss (Σ CE / N), forward only. */
+    public double loss(List<TrainingSample> samples) {
+        long n = supervised(samples);
+        double total = 0;
+        for (TrainingSample s : samples) {
+            total += sample(s, 1f, false);
+        }
+        return total / n;
+    }
+
+    /**
+     * The loss of samples, a part of a batch whose supervised tokens number batchSupervised, and the gradients of
+     * its contribution to that batch's loss, added to the parameters' gradients. Returns Σ CE of these samples
+     * divided by batchSupervised (summing the parts of a batch gives the batch loss).
+     */
+    public double lossAndGradients(List<TrainingSample> samples, long batchSupervised) {
+        float scale = (float) (1.0 / batchSupervised);
+        double total = 0;
+        for (TrainingSample s : samples) {
+            total += sample(s, scale, true);
+        }
+        return total / batchSupervised;
+    }
+
+    /** Whether any parameter of the vision tower trains (then its features are computed afresh, never cached). */
+    private boolean towerTrains() {
+        for (ai.vl4j.nn.Parameter p : vl.visionTower().parameters()) {
+            if (p.trainable()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Σ CE over one sample's supervised positions; with backward, its gradient times scale accumulates. */
+    private double sample(TrainingSample sample, float scale, boolean backward) {
+        LlamaModel llm = vl.languageModel();
+        LlamaConfig cfg = llm.config();
+        int h = cfg.hiddenSize();
+        int[] ids = sample.inputIds();
+        int t = ids.length;
+        // input embeddings: token rows, each image's aligned rows over its span
+        float[] x = llm.embed(ids);
+        List<TrainingSample.ImageSpan> spans = sample.imageSpans();
+        List<MlpAligner.Tape> alignerTapes = new ArrayList<>();
+        for (int i = 0; i < spans.size(); i++) {
+            TrainingSample.ImageSpan span = spans.get(i);
+            int image = i;
+            float[][] features = towerTrains() ? vl.visionFeatures(sample.pixels(image))
+                    : this.features.get(sample.images().get(image), () -> vl.visionFeatures(sample.pixels(image)));
+            MlpAligner.Tape tape = backward ? new MlpAligner.Tape() : null;
+            float[] rows = vl.aligner().forward(features, span.end() - span.start(), tape);
+            System.arraycopy(rows, 0, x, span.start() * h, rows.length);
+            alignerTapes.add(tape);
+        }
+        // the supervised positions: logits at p predict labels[p + 1]
+        int[] labels = sample.labels();
+        int count = 0;
+        for (int p = 0; p + 1 < t; p++) {
+            if (labels[p + 1] != TrainingSample.IGNORE) {
+                count++;
+            }
+        }
+        int[] rows = new int[count];
+        int[] targets = new int[count];
+        for (int p = 0, i = 0; p + 1 < t; p++) {
+            if (labels[p + 1] != TrainingSample.IGNORE) {
+                rows[i] = p;
+                targets[i++] = labels[p + 1];
+            }
+        }
+        if (!backward) {
+            float[] hidden = llm.forward(x, t, new KvCache(cfg, t));
+            return llm.loss(hidden, t, rows, targets, scale, null);
+        }
+        TrainingTape tape = new TrainingTape(cfg, t, checkpoint);
+        float[] hidden = llm.forward(x, tape);
+        float[] dHidden = new float[t * h];
+        double loss = llm.loss(hidden, t, rows, targets, scale, dHidden);
+        float[] dx = llm.backward(tape, dHidden);
+        // token rows feed embed_tokens; image rows (their lookups were overwritten) feed the aligner
+        boolean[] tokenRow = new boolean[t];
+        java.util.Arrays.fill(tokenRow, true);
+        for (int i = 0; i < spans.size(); i++) {
+            TrainingSample.ImageSpan span = spans.get(i);
+            java.util.Arrays.fill(tokenRow, span.start(), span.end(), false);
+            float[] dRows = java.util.Arrays.copyOfRange(dx, span.start() * h, span.end() * h);
+            vl.aligner().backward(alignerTapes.get(i), dRows, false);
+        }
+        llm.embedding().backward(ids, dx, tokenRow);
+        return loss;
+    }
+}
