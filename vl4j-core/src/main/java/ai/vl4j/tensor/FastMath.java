@@ -19,6 +19,8 @@ public final class FastMath {
     private static final int TERMS = 14;
     /** Chebyshev coefficients of f(t) in s = 2t − 1 (c0 halved). */
     private static final float[] COEFFS = fit();
+    /** √(2/π), the scale inside the tanh GELU. */
+    private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
     private FastMath() {
     }
@@ -53,6 +55,37 @@ public final class FastMath {
         }
         for (; i < to; i++) {
             x[i] = Erf.gelu(x[i]);
+        }
+    }
+
+    /**
+     * Tanh-approximated GELU on x[from .. to) in place (PyTorch's {@code gelu(approximate="tanh")}, HF's
+     * {@code gelu_pytorch_tanh} / {@code gelu_new}): ½·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as
+     * x·σ(2u) = x / (1 + e^(−2u)), the same function without the cancellation of 1 + tanh(u) for negative x.
+     */
+    public static void geluTanh(float[] x, int from, int to) {
+        int i = from;
+        for (; i <= to - FS.length(); i += FS.length()) {
+            FloatVector v = FloatVector.fromArray(FS, x, i);
+            FloatVector twoU = v.mul(v).mul((float) (2 * SQRT_2_OVER_PI * 0.044715)).add((float) (2 * SQRT_2_OVER_PI)).mul(v);
+            v.div(twoU.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            double v = x[i];
+            x[i] = (float) (v / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
+        }
+    }
+
+    /** CLIP's quick GELU on x[from .. to) in place: x·σ(1.702·x) = x / (1 + e^(−1.702·x)). */
+    public static void quickGelu(float[] x, int from, int to) {
+        int i = from;
+        for (; i <= to - FS.length(); i += FS.length()) {
+            FloatVector v = FloatVector.fromArray(FS, x, i);
+            v.div(v.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f)).intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            float v = x[i];
+            x[i] = (float) (v / (1.0 + Math.exp(-1.702f * v)));
         }
     }
 
