@@ -1,11 +1,12 @@
 package ai.vl4j.vision;
 
+import ai.vl4j.nn.Activation;
 import ai.vl4j.nn.LayerNorm;
 import ai.vl4j.nn.Linear;
 import ai.vl4j.safetensors.Weights;
-import ai.vl4j.tensor.Activations;
 import ai.vl4j.tensor.Attention;
 import ai.vl4j.tensor.VectorMath;
+import java.util.List;
 
 /**
  * SigLIP-L/16 (timm VisionTransformer, no class token, attention-pool head not run), spec §3.1:
@@ -16,7 +17,9 @@ import ai.vl4j.tensor.VectorMath;
  *   F = LN_final(T)                                                             [N, D]
  * </pre>
  * Weight names under {@code prefix}: patch_embed.proj, pos_embed, blocks.N.{norm1,attn.qkv,attn.proj,norm2,
- * mlp.fc1,mlp.fc2}, norm. The {@code attn_pool.*} tensors of the checkpoint are never read.
+ * mlp.fc1,mlp.fc2}, norm. The {@code attn_pool.*} tensors of the checkpoint are never read. The same tower is
+ * read from Hugging Face's {@code SiglipVisionModel} names through {@link Names#hf}, and its {@link Block} is the
+ * encoder layer of the SigLIP and CLIP towers of {@code ai.vl4j.siglip} / {@code ai.vl4j.clip}.
  */
 public final class SigLipVit implements VisionTower {
 
@@ -26,19 +29,57 @@ public final class SigLipVit implements VisionTower {
     private final Block[] blocks;
     private final LayerNorm norm;
 
+    /** Where a checkpoint keeps the tower's tensors (prefixes end with a dot; layer i under {@code layers + i + "."}). */
+    public record Names(String patchEmbed, String posEmbed, boolean posEmbedHasBatchDim, String layers, LayerNames layer, String norm) {
+        /** timm's VisionTransformer (DeepSeek-VL): pos_embed [1, N, D], blocks.N.*, norm. */
+        public static Names timm(String prefix) {
+            return new Names(prefix + "patch_embed.proj", prefix + "pos_embed", true, prefix + "blocks.", LayerNames.TIMM, prefix + "norm");
+        }
+
+        /** Hugging Face's SiglipVisionTransformer: embeddings.*, position_embedding [N, D], encoder.layers.N.*, post_layernorm. */
+        public static Names hf(String prefix) {
+            return new Names(prefix + "embeddings.patch_embedding", prefix + "embeddings.position_embedding.weight", false,
+                    prefix + "encoder.layers.", LayerNames.HF, prefix + "post_layernorm");
+        }
+    }
+
+    /** Tensor names inside one encoder layer: qkv is one fused [3D, D] projection (timm) or q, k, v [D, D] each (HF). */
+    public record LayerNames(List<String> qkv, String proj, String norm1, String norm2, String fc1, String fc2) {
+        public static final LayerNames TIMM = new LayerNames(List.of("attn.qkv"), "attn.proj", "norm1", "norm2", "mlp.fc1", "mlp.fc2");
+        public static final LayerNames HF = new LayerNames(List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
+                "self_attn.out_proj", "layer_norm1", "layer_norm2", "mlp.fc1", "mlp.fc2");
+    }
+
+    /**
+     * One encoder layer's sizes and choices.
+     *
+     * @param causal query i attends to keys 0..i only (CLIP's text tower)
+     */
+    public record LayerSpec(int width, int heads, int mlpHidden, float eps, Activation activation, boolean causal) {
+        public int headDim() {
+            return width / heads;
+        }
+    }
+
     public SigLipVit(SigLipConfig cfg, Weights w, String prefix) {
+        this(cfg, new LayerSpec(cfg.width(), cfg.heads(), cfg.mlpHidden(), SigLipConfig.LAYER_NORM_EPS, Activation.GELU, false),
+                w, Names.timm(prefix));
+    }
+
+    public SigLipVit(SigLipConfig cfg, LayerSpec layer, Weights w, Names names) {
         this.cfg = cfg;
         int d = cfg.width();
         int p = cfg.patchSize();
         this.patchEmbed = new Linear(
-                w.require(prefix + "patch_embed.proj.weight", d, 3, p, p).reshape(d, 3L * p * p),
-                w.requireFloats(prefix + "patch_embed.proj.bias", d));
-        this.posEmbed = w.requireFloats(prefix + "pos_embed", 1, cfg.numTokens(), d);
+                w.require(names.patchEmbed() + ".weight", d, 3, p, p).reshape(d, 3L * p * p),
+                w.requireFloats(names.patchEmbed() + ".bias", d));
+        this.posEmbed = names.posEmbedHasBatchDim() ? w.requireFloats(names.posEmbed(), 1, cfg.numTokens(), d)
+                : w.requireFloats(names.posEmbed(), cfg.numTokens(), d);
         this.blocks = new Block[cfg.depth()];
         for (int i = 0; i < blocks.length; i++) {
-            blocks[i] = new Block(cfg, w, prefix + "blocks." + i + ".");
+            blocks[i] = new Block(layer, w, names.layers() + i + ".", names.layer());
         }
-        this.norm = LayerNorm.load(w, prefix + "norm", d, SigLipConfig.LAYER_NORM_EPS);
+        this.norm = LayerNorm.load(w, names.norm(), d, layer.eps());
     }
 
     public SigLipConfig config() {
@@ -74,56 +115,58 @@ public final class SigLipVit implements VisionTower {
         float[] x = new float[n * d];                               // [N, D]
         patchEmbed.forward(patches, n, x);
         VectorMath.addInPlace(x, posEmbed, n * d);
-        Scratch s = new Scratch(cfg);
+        Scratch s = new Scratch(n, d, cfg.mlpHidden());
         for (int i = 0; i < blocks.length; i++) {
-            blocks[i].forward(x, s);
+            blocks[i].forward(x, n, s);
             taps.tap("block" + i, x);
         }
         norm.forward(x, x, n);
         return x;
     }
 
-    /** Activation buffers of one forward pass, reused by every block. */
-    private static final class Scratch {
+    /** Activation buffers of one forward pass over up to {@code rows} tokens, reused by every block. */
+    public static final class Scratch {
         final float[] normed;  // [N, D]
         final float[] qkv;     // [N, 3D]
         final float[] attn;    // [N, D]
         final float[] proj;    // [N, D]
         final float[] hidden;  // [N, mlpHidden]
 
-        Scratch(SigLipConfig cfg) {
-            int n = cfg.numTokens();
-            normed = new float[n * cfg.width()];
-            qkv = new float[n * 3 * cfg.width()];
-            attn = new float[n * cfg.width()];
-            proj = new float[n * cfg.width()];
-            hidden = new float[n * cfg.mlpHidden()];
+        public Scratch(int rows, int width, int mlpHidden) {
+            normed = new float[rows * width];
+            qkv = new float[rows * 3 * width];
+            attn = new float[rows * width];
+            proj = new float[rows * width];
+            hidden = new float[rows * mlpHidden];
         }
     }
 
-    /** Pre-LN transformer block with bidirectional multi-head attention and a GELU MLP. */
-    private static final class Block {
-        private final SigLipConfig cfg;
+    /**
+     * Pre-LN transformer block with multi-head attention (bidirectional, or causal) and an MLP: timm's Block, HF's
+     * SiglipEncoderLayer and CLIPEncoderLayer alike.
+     */
+    public static final class Block {
+        private final LayerSpec spec;
         private final LayerNorm norm1, norm2;
         private final Linear qkv;   // [3D, D]: columns of the output are Q | K | V, each head-major
         private final Linear proj;  // [D, D]
         private final Linear fc1;   // [mlpHidden, D]
         private final Linear fc2;   // [D, mlpHidden]
 
-        Block(SigLipConfig cfg, Weights w, String prefix) {
-            int d = cfg.width();
-            this.cfg = cfg;
-            this.norm1 = LayerNorm.load(w, prefix + "norm1", d, SigLipConfig.LAYER_NORM_EPS);
-            this.qkv = Linear.load(w, prefix + "attn.qkv", d, 3 * d, true);
-            this.proj = Linear.load(w, prefix + "attn.proj", d, d, true);
-            this.norm2 = LayerNorm.load(w, prefix + "norm2", d, SigLipConfig.LAYER_NORM_EPS);
-            this.fc1 = Linear.load(w, prefix + "mlp.fc1", d, cfg.mlpHidden(), true);
-            this.fc2 = Linear.load(w, prefix + "mlp.fc2", cfg.mlpHidden(), d, true);
+        public Block(LayerSpec spec, Weights w, String prefix, LayerNames names) {
+            int d = spec.width();
+            this.spec = spec;
+            this.norm1 = LayerNorm.load(w, prefix + names.norm1(), d, spec.eps());
+            this.qkv = Linear.loadStacked(w, names.qkv().stream().map(q -> prefix + q).toList(), d, 3 * d, true);
+            this.proj = Linear.load(w, prefix + names.proj(), d, d, true);
+            this.norm2 = LayerNorm.load(w, prefix + names.norm2(), d, spec.eps());
+            this.fc1 = Linear.load(w, prefix + names.fc1(), d, spec.mlpHidden(), true);
+            this.fc2 = Linear.load(w, prefix + names.fc2(), spec.mlpHidden(), d, true);
         }
 
-        void forward(float[] x, Scratch s) {
-            int n = cfg.numTokens();
-            int d = cfg.width();
+        /** x [n, D] in place, with buffers for at least n rows. */
+        public void forward(float[] x, int n, Scratch s) {
+            int d = spec.width();
             // x = x + proj(attn(norm1(x)))
             norm1.forward(x, s.normed, n);
             qkv.forward(s.normed, n, s.qkv);
@@ -131,14 +174,14 @@ public final class SigLipVit implements VisionTower {
                     new Attention.Operand(s.qkv, 3 * d, 0),
                     new Attention.Operand(s.qkv, 3 * d, d),
                     new Attention.Operand(s.qkv, 3 * d, 2 * d),
-                    new Attention.Operand(s.attn, d, 0), n, n, cfg.heads(), cfg.heads(), cfg.headDim(),
-                    (float) (1.0 / Math.sqrt(cfg.headDim())), -1);
+                    new Attention.Operand(s.attn, d, 0), n, n, spec.heads(), spec.heads(), spec.headDim(),
+                    (float) (1.0 / Math.sqrt(spec.headDim())), spec.causal() ? 0 : -1);
             proj.forward(s.attn, n, s.proj);
             VectorMath.addInPlace(x, s.proj, n * d);
-            // x = x + fc2(gelu(fc1(norm2(x))))
+            // x = x + fc2(act(fc1(norm2(x))))
             norm2.forward(x, s.normed, n);
             fc1.forward(s.normed, n, s.hidden);
-            Activations.gelu(s.hidden, n * cfg.mlpHidden());
+            spec.activation().apply(s.hidden, n * spec.mlpHidden());
             fc2.forward(s.hidden, n, s.proj);
             VectorMath.addInPlace(x, s.proj, n * d);
         }
