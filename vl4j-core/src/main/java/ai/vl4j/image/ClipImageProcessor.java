@@ -1,6 +1,8 @@
 package ai.vl4j.image;
 
+import ai.vl4j.ModelFormatException;
 import ai.vl4j.config.ConfigNode;
+import java.nio.file.Path;
 
 /**
  * Hugging Face's {@code CLIPImageProcessor} and {@code SiglipImageProcessor} (spec §7, §8), on an image already
@@ -127,6 +129,19 @@ public final class ClipImageProcessor {
     /** (height, width) of what {@link #preprocess} returns for an image of this size. */
     public int[] outputSize(int width, int height) {
         return cfg.cropHeight() > 0 ? new int[] {cfg.cropHeight(), cfg.cropWidth()} : resizedSize(width, height);
+    }
+
+    /**
+     * Checks that every image comes out side × side, the vision tower's input (a crop of that size, or an exact
+     * resize to it); an error naming the file otherwise.
+     */
+    public void requireSquare(int side, Path file) {
+        int[] out = cfg.cropHeight() > 0 ? new int[] {cfg.cropHeight(), cfg.cropWidth()}
+                : cfg.doResize() && cfg.shortestEdge() == 0 ? new int[] {cfg.resizeHeight(), cfg.resizeWidth()} : null;
+        if (out == null || out[0] != side || out[1] != side) {
+            throw new ModelFormatException(file + ": images come out " + (out == null ? "of varying sizes" : out[0] + "x" + out[1])
+                    + ", the vision tower takes " + side + "x" + side + " (image_size)");
+        }
     }
 
     /** The uint8 image after resize and centre crop (the fixtures' {@code resized_u8}). */
