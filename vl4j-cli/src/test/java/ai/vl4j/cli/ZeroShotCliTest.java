@@ -133,6 +133,21 @@ class ZeroShotCliTest {
         assertTrue(lines.get(1).endsWith("  cat") || lines.get(1).endsWith("  dog"), r.out());
     }
 
+    /** bench on a SigLIP/CLIP folder times zero-shot classification against a cached label set (structure only, no timing claims). */
+    @Test
+    void benchModeForZeroShotModels() throws IOException {
+        Result r = CliTest.vl4j("bench", "--model", Fixtures.ZEROSHOT_CLIP.resolve("model").toString(), "--labels", "50", "--runs", "1",
+                "--json", "--quiet");
+        assertEquals(0, r.code(), r.err());
+        JsonNode out = JSON.readTree(r.out());
+        assertEquals("clip", out.get("family").asText());
+        assertEquals(50, out.get("labels").asInt());
+        for (String stage : List.of("preprocess_s", "image_encode_s", "scoring_s", "classify_s")) {
+            assertTrue(out.get("stages_s").has(stage), stage + " in " + r.out());
+        }
+        assertTrue(out.has("label_set_s") && out.has("classify_overhead_s"), r.out());
+    }
+
     /** Each bad value gets one line naming the flag and the value, exit 2; the command with the value made valid runs. */
     @Test
     void badInputNamesTheFlag() {

@@ -50,6 +50,10 @@ public final class SiglipModel implements ZeroShotModel {
         ClipImageProcessor processor = new ClipImageProcessor(ClipImageProcessor.Config.siglip(
                 ConfigNode.load(folder.resolve("preprocessor_config.json"))));
         processor.requireSquare(visionCfg.imageSize(), folder.resolve("preprocessor_config.json"));
+        if (textCfg.hiddenSize() != visionCfg.hiddenSize()) {
+            throw config.error("text_config.hidden_size", "(" + textCfg.hiddenSize() + ") differs from vision_config.hidden_size ("
+                    + visionCfg.hiddenSize() + "): SigLIP compares the two towers' features directly");
+        }
         Weights w = Weights.open(folder);
         TowerTokenizer tokenizer = null;
         try {

@@ -51,9 +51,6 @@ public record TowerConfig(int hiddenSize, int intermediateSize, int layers, int 
         if (cfg.hiddenSize % cfg.heads != 0) {
             throw c.error("hidden_size", "(" + cfg.hiddenSize + ") is not a multiple of num_attention_heads (" + cfg.heads + ")");
         }
-        if (cfg.patchSize > 0 && cfg.imageSize % cfg.patchSize != 0) {
-            throw c.error("image_size", "(" + cfg.imageSize + ") is not a multiple of patch_size (" + cfg.patchSize + ")");
-        }
         return cfg;
     }
 
@@ -65,7 +62,10 @@ public record TowerConfig(int hiddenSize, int intermediateSize, int layers, int 
         return v;
     }
 
-    /** Patches per side of a vision tower (S / P). */
+    /**
+     * Patches per side of a vision tower: ⌊S / P⌋, as the "valid" patch convolution (SigLIP so400m-patch14-384 sees
+     * 27 × 27 patches of 14 and never the last 6 pixels).
+     */
     public int grid() {
         return imageSize / patchSize;
     }
