@@ -102,7 +102,7 @@ public final class ClipModel implements ZeroShotModel {
     }
 
     @Override
-    public float[] textFeatures(int[] ids) {
+    public float[][] textFeatures(int[][] ids) {
         return text.forward(ids);
     }
 

@@ -8,6 +8,7 @@ import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.VectorMath;
 import ai.vl4j.vision.SigLipVit;
 import ai.vl4j.zeroshot.TowerConfig;
+import java.util.Arrays;
 
 /**
  * CLIP's text tower (HF {@code CLIPTextTransformer} + {@code text_projection}), spec §8: a causal transformer pooled
@@ -21,7 +22,8 @@ import ai.vl4j.zeroshot.TowerConfig;
  *   text_features = text_projection(text_pooled)                                        [P]
  * </pre>
  * With the causal mask nothing after the eos reaches H[e]: the pipeline's padding (to the longest label, with
- * {@code <|endoftext|>}, masked) cannot change the features, so each text runs alone, unpadded.
+ * {@code <|endoftext|>}, masked) cannot change the features, so a text runs alone unpadded, or in a batch padded
+ * with any id and no padding mask.
  * Weights: text_model.{embeddings.{token,position}_embedding.weight, encoder.layers.N.*, final_layer_norm},
  * text_projection.weight.
  */
@@ -54,19 +56,32 @@ public final class ClipTextTower {
 
     /** text_last_hidden_state [T, Dt] of ids [T]. */
     public float[] lastHiddenState(int[] ids) {
-        int t = ids.length;
+        return lastHiddenState(new int[][] {ids}, ids.length);
+    }
+
+    /**
+     * text_last_hidden_state [B·T, Dt] of B texts, each padded with its own last id to T (the longest) and run as
+     * one batch: the linear layers see all B·T rows at once, attention stays within each text, and the causal mask
+     * keeps the pads from changing the rows before them.
+     */
+    float[] lastHiddenState(int[][] batch, int t) {
+        int b = batch.length;
         int d = cfg.hiddenSize();
         if (t < 1 || t > cfg.maxPositions()) {
             throw new InvalidInputException("the CLIP text tower takes 1 to " + cfg.maxPositions() + " tokens, got " + t);
         }
-        float[] x = new float[t * d];                        // [T, Dt]
-        tokenEmbedding.forward(ids, x);
-        VectorMath.addInPlace(x, positionEmbedding, t * d);
-        SigLipVit.Scratch s = new SigLipVit.Scratch(t, d, cfg.intermediateSize());
-        for (SigLipVit.Block layer : layers) {
-            layer.forward(x, t, s);
+        float[] x = new float[b * t * d];                    // [B·T, Dt]
+        for (int i = 0; i < b; i++) {
+            int[] padded = Arrays.copyOf(batch[i], t);
+            Arrays.fill(padded, batch[i].length, t, batch[i][batch[i].length - 1]);
+            tokenEmbedding.forward(padded, x, i * t);
+            VectorMath.addInPlace(x, i * t * d, positionEmbedding, 0, t * d);
         }
-        finalNorm.forward(x, x, t);
+        SigLipVit.Scratch s = new SigLipVit.Scratch(b * t, d, cfg.intermediateSize());
+        for (SigLipVit.Block layer : layers) {
+            layer.forward(x, b * t, t, s);
+        }
+        finalNorm.forward(x, x, b * t);
         return x;
     }
 
@@ -110,6 +125,20 @@ public final class ClipTextTower {
 
     /** text_features [P] of ids [T]. */
     public float[] forward(int[] ids) {
-        return project(pooled(ids, lastHiddenState(ids)));
+        return forward(new int[][] {ids})[0];
+    }
+
+    /** text_features [B][P] of B texts (ids of any lengths), run as one batch padded to the longest. */
+    public float[][] forward(int[][] batch) {
+        int t = Arrays.stream(batch).mapToInt(ids -> ids.length).max().orElseThrow();
+        int d = cfg.hiddenSize();
+        float[] hidden = lastHiddenState(batch, t);
+        float[][] out = new float[batch.length][];
+        float[] row = new float[d];
+        for (int i = 0; i < batch.length; i++) {
+            System.arraycopy(hidden, (i * t + poolPosition(batch[i])) * d, row, 0, d);
+            out[i] = project(row);
+        }
+        return out;
     }
 }

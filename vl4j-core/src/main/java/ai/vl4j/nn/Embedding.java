@@ -17,12 +17,17 @@ public final class Embedding {
 
     /** out [n, D] = table[ids[i]] for the n ids. */
     public void forward(int[] ids, float[] out) {
+        forward(ids, out, 0);
+    }
+
+    /** out [row0 + i] = table[ids[i]]: the rows of one sequence of a batch [B·T, D]. */
+    public void forward(int[] ids, float[] out, int row0) {
         int d = dim();
         for (int i = 0; i < ids.length; i++) {
             if (ids[i] < 0 || ids[i] >= table.rows()) {
                 throw new InvalidInputException("token id " + ids[i] + " is outside " + table.name() + " (" + table.rows() + " rows)");
             }
-            table.rowToFloat(ids[i], 0, d, out, i * d);
+            table.rowToFloat(ids[i], 0, d, out, (row0 + i) * d);
         }
     }
 }

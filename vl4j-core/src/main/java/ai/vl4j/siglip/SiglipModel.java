@@ -111,7 +111,7 @@ public final class SiglipModel implements ZeroShotModel {
     }
 
     @Override
-    public float[] textFeatures(int[] ids) {
+    public float[][] textFeatures(int[][] ids) {
         return text.forward(ids);
     }
 

@@ -8,6 +8,7 @@ import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.VectorMath;
 import ai.vl4j.vision.SigLipVit;
 import ai.vl4j.zeroshot.TowerConfig;
+import java.util.Arrays;
 
 /**
  * SigLIP's text tower (HF {@code SiglipTextTransformer}), spec §7:
@@ -50,23 +51,43 @@ public final class SiglipTextTower {
 
     /** text_features [D] of padded ids [T]. */
     public float[] forward(int[] ids) {
-        int t = ids.length;
+        return forward(new int[][] {ids})[0];
+    }
+
+    /**
+     * text_features [B][D] of B padded id sequences of one length T, run as one batch: the linear layers see all
+     * B·T rows at once (one large product instead of B small ones), attention stays within each text.
+     */
+    public float[][] forward(int[][] batch) {
+        int b = batch.length;
+        int t = batch[0].length;
         int d = cfg.hiddenSize();
         if (t < 1 || t > cfg.maxPositions()) {
             throw new InvalidInputException("the SigLIP text tower takes 1 to " + cfg.maxPositions() + " tokens, got " + t);
         }
-        float[] x = new float[t * d];                        // [T, D]
-        tokenEmbedding.forward(ids, x);
-        VectorMath.addInPlace(x, positionEmbedding, t * d);
-        SigLipVit.Scratch s = new SigLipVit.Scratch(t, d, cfg.intermediateSize());
-        for (SigLipVit.Block layer : layers) {
-            layer.forward(x, t, s);
+        float[] x = new float[b * t * d];                    // [B·T, D]
+        for (int i = 0; i < b; i++) {
+            if (batch[i].length != t) {
+                throw new IllegalArgumentException("a batch of texts padded to " + t + " tokens holds one of " + batch[i].length);
+            }
+            tokenEmbedding.forward(batch[i], x, i * t);
+            VectorMath.addInPlace(x, i * t * d, positionEmbedding, 0, t * d);
         }
-        float[] last = new float[d];                         // final_layer_norm(X)[T − 1]: LayerNorm is per row
-        System.arraycopy(x, (t - 1) * d, last, 0, d);
-        finalNorm.forward(last, last, 1);
-        float[] features = new float[d];
-        head.forward(last, 1, features);
-        return features;
+        SigLipVit.Scratch s = new SigLipVit.Scratch(b * t, d, cfg.intermediateSize());
+        for (SigLipVit.Block layer : layers) {
+            layer.forward(x, b * t, t, s);
+        }
+        float[] last = new float[b * d];                     // final_layer_norm(X)[T − 1] of each text: LayerNorm is per row
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(x, ((i + 1) * t - 1) * d, last, i * d, d);
+        }
+        finalNorm.forward(last, last, b);
+        float[] features = new float[b * d];
+        head.forward(last, b, features);
+        float[][] out = new float[b][];
+        for (int i = 0; i < b; i++) {
+            out[i] = Arrays.copyOfRange(features, i * d, (i + 1) * d);
+        }
+        return out;
     }
 }

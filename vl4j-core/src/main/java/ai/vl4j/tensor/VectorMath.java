@@ -55,13 +55,18 @@ public final class VectorMath {
 
     /** y[i] += x[i] over the first n elements (residual connections). */
     public static void addInPlace(float[] y, float[] x, int n) {
+        addInPlace(y, 0, x, 0, n);
+    }
+
+    /** y[yOff + i] += x[xOff + i] for i &lt; n (e.g. position embeddings added to one sequence of a batch). */
+    public static void addInPlace(float[] y, int yOff, float[] x, int xOff, int n) {
         int lanes = FS.length();
         int i = 0;
         for (; i <= n - lanes; i += lanes) {
-            FloatVector.fromArray(FS, y, i).add(FloatVector.fromArray(FS, x, i)).intoArray(y, i);
+            FloatVector.fromArray(FS, y, yOff + i).add(FloatVector.fromArray(FS, x, xOff + i)).intoArray(y, yOff + i);
         }
         for (; i < n; i++) {
-            y[i] += x[i];
+            y[yOff + i] += x[xOff + i];
         }
     }
 }

@@ -164,18 +164,28 @@ public final class SigLipVit implements VisionTower {
             this.fc2 = Linear.load(w, prefix + names.fc2(), spec.mlpHidden(), d, true);
         }
 
-        /** x [n, D] in place, with buffers for at least n rows. */
+        /** x [n, D] in place, one sequence, with buffers for at least n rows. */
         public void forward(float[] x, int n, Scratch s) {
+            forward(x, n, n, s);
+        }
+
+        /**
+         * x [n, D] in place holding n / seqLen sequences of seqLen rows one after the other: the linear layers see
+         * all rows at once, attention stays within each sequence.
+         */
+        public void forward(float[] x, int n, int seqLen, Scratch s) {
             int d = spec.width();
             // x = x + proj(attn(norm1(x)))
             norm1.forward(x, s.normed, n);
             qkv.forward(s.normed, n, s.qkv);
-            Attention.multiHead(
-                    new Attention.Operand(s.qkv, 3 * d, 0),
-                    new Attention.Operand(s.qkv, 3 * d, d),
-                    new Attention.Operand(s.qkv, 3 * d, 2 * d),
-                    new Attention.Operand(s.attn, d, 0), n, n, spec.heads(), spec.heads(), spec.headDim(),
-                    (float) (1.0 / Math.sqrt(spec.headDim())), spec.causal() ? 0 : -1);
+            for (int start = 0; start < n; start += seqLen) {
+                Attention.multiHead(
+                        new Attention.Operand(s.qkv, 3 * d, start * 3 * d),
+                        new Attention.Operand(s.qkv, 3 * d, start * 3 * d + d),
+                        new Attention.Operand(s.qkv, 3 * d, start * 3 * d + 2 * d),
+                        new Attention.Operand(s.attn, d, start * d), seqLen, seqLen, spec.heads(), spec.heads(), spec.headDim(),
+                        (float) (1.0 / Math.sqrt(spec.headDim())), spec.causal() ? 0 : -1);
+            }
             proj.forward(s.attn, n, s.proj);
             VectorMath.addInPlace(x, s.proj, n * d);
             // x = x + fc2(act(fc1(norm2(x))))

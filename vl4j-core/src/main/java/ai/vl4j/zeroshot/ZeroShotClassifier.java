@@ -33,6 +33,8 @@ public final class ZeroShotClassifier implements AutoCloseable {
     public static final String DEFAULT_TEMPLATE = "This is a photo of {}.";
     /** Cached text embeddings hold at most this many floats (64 MB) in all; the least recently used go first. */
     private static final long CACHE_FLOATS = 1L << 24;
+    /** Token rows per batch of label texts through the text tower (SigLIP: 32 texts of 64). */
+    static final int BATCH_ROWS = 2048;
 
     private final ZeroShotModel model;
     private final Map<String, float[]> textCache;
@@ -103,16 +105,60 @@ public final class ZeroShotClassifier implements AutoCloseable {
         return embedding;
     }
 
-    /** The label set's text embeddings (each text encoded once, then cached), after checking labels and template. */
+    /**
+     * The label set's text embeddings, after checking labels and template: texts not in the cache are tokenized
+     * first (so a bad one fails before any work), then encoded in batches of about {@link #BATCH_ROWS} token rows.
+     */
     public LabelSet labels(List<String> labels, String template) {
         checkLabels(labels, "labels");
         checkTemplate(template, "template");
+        Map<String, float[]> embeddings = new LinkedHashMap<>();
+        Map<String, int[]> missing = new LinkedHashMap<>();
+        for (String label : labels) {
+            String text = format(template, label);
+            float[] hit;
+            synchronized (textCache) {
+                hit = textCache.get(text);
+            }
+            if (hit != null) {
+                embeddings.put(text, hit);
+            } else if (!missing.containsKey(text)) {
+                missing.put(text, model.inputIds(text));
+            }
+        }
+        List<String> batch = new ArrayList<>();
+        int longest = 0;
+        for (Map.Entry<String, int[]> e : missing.entrySet()) {
+            longest = Math.max(longest, e.getValue().length);
+            batch.add(e.getKey());
+            if ((long) longest * batch.size() >= BATCH_ROWS) {
+                encodeBatch(batch, missing, embeddings);
+                batch.clear();
+                longest = 0;
+            }
+        }
+        encodeBatch(batch, missing, embeddings);
         int p = model.embeddingDim();
         float[] rows = new float[labels.size() * p];
         for (int l = 0; l < labels.size(); l++) {
-            System.arraycopy(embedText(format(template, labels.get(l))), 0, rows, l * p, p);
+            System.arraycopy(embeddings.get(format(template, labels.get(l))), 0, rows, l * p, p);
         }
         return new LabelSet(List.copyOf(labels), template, Tensor.ofFloats("label_embeddings", rows, labels.size(), p));
+    }
+
+    /** Encodes texts as one batch into embeddings and the cache. */
+    private void encodeBatch(List<String> texts, Map<String, int[]> ids, Map<String, float[]> embeddings) {
+        if (texts.isEmpty()) {
+            return;
+        }
+        float[][] features = model.textFeatures(texts.stream().map(ids::get).toArray(int[][]::new));
+        for (int i = 0; i < texts.size(); i++) {
+            float[] embedding = normalize(features[i]);
+            embeddings.put(texts.get(i), embedding);
+            synchronized (textCache) {
+                textCache.put(texts.get(i), embedding);
+            }
+        }
     }
 
     /** The labels' scores for image, best first. */

@@ -27,7 +27,12 @@ public interface ZeroShotModel extends AutoCloseable {
     int[] inputIds(String text);
 
     /** text_features [embeddingDim] of inputIds(text), before L2 normalisation. */
-    float[] textFeatures(int[] ids);
+    default float[] textFeatures(int[] ids) {
+        return textFeatures(new int[][] {ids})[0];
+    }
+
+    /** text_features of several texts' ids, run as one batch (the same values as one at a time, to rounding). */
+    float[][] textFeatures(int[][] ids);
 
     /** exp(logit_scale): the multiplier of the cosine similarity. */
     float logitScale();

@@ -80,6 +80,23 @@ class ZeroShotClassifierTest {
         }
     }
 
+    /** Label texts run as one batch (CLIP: padded to the longest, unmasked) give each text's own features. */
+    @ParameterizedTest
+    @ValueSource(strings = {"siglip", "clip"})
+    void batchedTextsEqualOneAtATime(String family) {
+        ZeroShotFixture f = fixture(family);
+        List<String> texts = f.strings("texts");
+        try (ZeroShotClassifier zs = ZeroShotClassifier.load(f.model())) {
+            ZeroShotModel m = zs.model();
+            int[][] ids = texts.stream().map(m::inputIds).toArray(int[][]::new);
+            float[][] batched = m.textFeatures(ids);
+            for (int l = 0; l < texts.size(); l++) {
+                f.assertClose("batched text_features[" + l + "]", batched[l], m.textFeatures(ids[l]));
+                f.assertClose("batched text_features[" + l + "] vs fixture", batched[l], f.row("text_features", l));
+            }
+        }
+    }
+
     /** SigLIP's scores are independent sigmoids; CLIP's a softmax that sums to one over the labels. */
     @Test
     void scoringRules() {
