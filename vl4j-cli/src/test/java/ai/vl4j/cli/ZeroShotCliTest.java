@@ -8,10 +8,20 @@ import ai.vl4j.Fixtures;
 import ai.vl4j.cli.CliTest.Result;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -41,7 +51,7 @@ class ZeroShotCliTest {
         String file = fixture.equals(Fixtures.ZEROSHOT_SIGLIP) ? "siglip.safetensors" : "clip.safetensors";
         var t = Fixtures.expected(fixture.resolve("expected").resolve(file), name);
         int per = (int) (t.numel() / t.dim(0));
-        return java.util.Arrays.copyOfRange(t.toFloatArray(), i * per, (i + 1) * per);
+        return Arrays.copyOfRange(t.toFloatArray(), i * per, (i + 1) * per);
     }
 
     static void assertClose(Path fixture, String label, float[] got, float[] expected) {
@@ -146,6 +156,33 @@ class ZeroShotCliTest {
             assertTrue(out.get("stages_s").has(stage), stage + " in " + r.out());
         }
         assertTrue(out.has("label_set_s") && out.has("classify_overhead_s"), r.out());
+    }
+
+    /** serve --zero-shot-model: /v1/embeddings answers with the CLIP model beside the chat model. */
+    @Test
+    void serveWithAZeroShotModel() throws Exception {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CompletableFuture<Integer> serve = CompletableFuture.supplyAsync(() -> Main.execute(
+                new String[] {"serve", "--model", Fixtures.TINY_13B_MODEL.toString(), "--zero-shot-model",
+                        Fixtures.ZEROSHOT_CLIP.resolve("model").toString(), "--port", "0"},
+                new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8)));
+        try {
+            String url = ServeCommandTest.awaitUrl(err, serve);
+            String text = cases(Fixtures.ZEROSHOT_CLIP).get("texts").get(3).asText();
+            var reply = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url + "v1/embeddings"))
+                    .POST(HttpRequest.BodyPublishers.ofString(JSON.createObjectNode().put("input", text).toString())).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, reply.statusCode(), reply.body());
+            JsonNode out = JSON.readTree(reply.body());
+            assertClose(Fixtures.ZEROSHOT_CLIP, "serve /v1/embeddings", floats(out.get("data").get(0).get("embedding")),
+                    row(Fixtures.ZEROSHOT_CLIP, "text_embeds", 3));
+        } finally {
+            if (ServeCommand.running != null) {
+                ServeCommand.running.close();
+            }
+        }
+        assertEquals(0, serve.get(30, TimeUnit.SECONDS));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("classify and embeddings with"), err.toString());
     }
 
     /** Each bad value gets one line naming the flag and the value, exit 2; the command with the value made valid runs. */
