@@ -22,6 +22,9 @@ public final class Fixtures {
     public static final Path TINY_13B_MODEL = TINY_13B.resolve("model");
     public static final Path TINY_7B = TESTDATA.resolve("tiny-dsvl");
     public static final Path TINY_7B_MODEL = TINY_7B.resolve("model");
+    /** Zero-shot fixtures: a tiny HF SiglipModel and a tiny HF CLIPModel with their expected values. */
+    public static final Path ZEROSHOT_SIGLIP = TESTDATA.resolve("zeroshot-tiny");
+    public static final Path ZEROSHOT_CLIP = TESTDATA.resolve("zeroshot-clip-tiny");
     /** Tolerance of the fixture README §6: |x − ref| ≤ ATOL + RTOL·|ref|. */
     public static final double ATOL = 1e-4;
     public static final double RTOL = 1e-4;
@@ -75,6 +78,11 @@ public final class Fixtures {
 
     /** Max |actual − expected| after checking every element against the fixture tolerance; fails naming the worst. */
     public static double assertClose(String label, float[] actual, float[] expected) {
+        return assertClose(label, actual, expected, ATOL, RTOL);
+    }
+
+    /** As above with the tolerance |x − ref| ≤ atol + rtol·|ref| of another fixture. */
+    public static double assertClose(String label, float[] actual, float[] expected, double atol, double rtol) {
         if (actual.length != expected.length) {
             fail(label + ": " + actual.length + " values, expected " + expected.length);
         }
@@ -83,7 +91,7 @@ public final class Fixtures {
         int bad = 0;
         for (int i = 0; i < actual.length; i++) {
             double diff = Math.abs((double) actual[i] - expected[i]);
-            if (!(diff <= ATOL + RTOL * Math.abs(expected[i]))) {
+            if (!(diff <= atol + rtol * Math.abs(expected[i]))) {
                 bad++;
                 if (worst < 0) {
                     worst = i;
@@ -95,7 +103,7 @@ public final class Fixtures {
         }
         if (bad > 0) {
             fail(String.format("%s: %d of %d values outside atol %.0e + rtol %.0e; first at %d: %.7f vs %.7f; max diff %.3e",
-                    label, bad, actual.length, ATOL, RTOL, worst, actual[worst], expected[worst], maxDiff));
+                    label, bad, actual.length, atol, rtol, worst, actual[worst], expected[worst], maxDiff));
         }
         System.out.printf("OK %-40s max |diff| = %.2e over %d values%n", label, maxDiff, actual.length);
         return maxDiff;

@@ -6,8 +6,10 @@ import ai.vl4j.image.RgbImage;
 import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.zeroshot.ZeroShotClassifier;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -16,7 +18,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code vl4j bench}: stage timings over repeated runs, and decode speed against the measured roofline. */
-@Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode.", sortOptions = false)
+@Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode (SigLIP/CLIP models: zero-shot classification).", sortOptions = false)
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
@@ -42,6 +44,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--labels", defaultValue = "1000", paramLabel = "N", description = "SigLIP/CLIP models: size of the cached label set classified against (default ${DEFAULT-VALUE}).")
+    int labels;
+
     @Override
     public Integer call() throws Exception {
         if (runs < 1 || genTokens < 1 || promptTokens < 1 || java.util.Arrays.stream(batch).anyMatch(b -> b < 1)) {
@@ -51,6 +56,10 @@ final class BenchCommand implements Callable<Integer> {
         PrintStream out = Streams.out();
         PrintStream err = Streams.err();
         RgbImage picture = image == null ? null : ImageLoader.load(image);
+        Path folder = model.resolve();
+        if (ZeroShotClassifier.isZeroShotModel(folder)) {
+            return ZeroShotBench.run(model.model, folder, picture, labels, runs, json);
+        }
         try (DeepSeekVl vl = compute.adapt(model.load(quantType, compute.kvPrecision()))) {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
                     new PipelineBenchmark.Options(promptTokens, genTokens, runs, batch), msg -> err.println("bench: " + msg));

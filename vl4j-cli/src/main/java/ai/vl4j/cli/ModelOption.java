@@ -20,6 +20,11 @@ final class ModelOption {
 
     /** The model's folder, downloading it first when needed. */
     Path resolve() {
+        return resolve(model);
+    }
+
+    /** The folder of a --model value (a folder, or a Hugging Face id downloaded when not cached). */
+    static Path resolve(String model) {
         DownloadProgress progress = new DownloadProgress(Streams.err(), "pulling " + model);
         Path folder = new ModelResolver(HubClient.fromEnvironment(Streams.env())).resolve(model, progress);
         progress.done();

@@ -4,6 +4,7 @@ import ai.vl4j.server.OpenAiServer;
 import ai.vl4j.server.ServerConfig;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.zeroshot.ZeroShotClassifier;
 import java.io.PrintStream;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -59,6 +60,10 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ComputeOptions compute;
 
+    @Option(names = "--zero-shot-model", paramLabel = "M",
+            description = "Also serve POST /v1/classify and /v1/embeddings with this SigLIP or CLIP model (folder or Hugging Face id).")
+    String zeroShotModel;
+
     /** The running server, for tests that stop it. */
     static volatile OpenAiServer running;
 
@@ -70,13 +75,18 @@ final class ServeCommand implements Callable<Integer> {
                 allowPrivateUrls, maxImageMb << 20, maxImagePixels, defaults.maxRequestBytes(), defaults.fetchTimeoutMillis(),
                 prefixCacheMb == null ? defaults.prefixCacheBytes() : prefixCacheMb << 20);
         PrintStream err = Streams.err();
-        try (DeepSeekVl vl = compute.adapt(model.load(quant, compute.kvPrecision()));
-             OpenAiServer server = OpenAiServer.start(vl, config, err)) {
+        try (ZeroShotClassifier zs = zeroShotModel == null ? null : ZeroShotClassifier.load(ModelOption.resolve(zeroShotModel));
+             DeepSeekVl vl = compute.adapt(model.load(quant, compute.kvPrecision()));
+             OpenAiServer server = OpenAiServer.start(vl, zs, zeroShotModel, config, err)) {
             running = server;
             Thread hook = new Thread(server::close, "vl4j-shutdown");   // Ctrl-C: finish cleanly, then exit
             Runtime.getRuntime().addShutdownHook(hook);
             err.println("vl4j: serving " + model.model + " at " + server.url() + "  (OpenAI API: " + server.url()
                     + "v1, chat page: " + server.url() + ")");
+            if (zs != null) {
+                err.println("vl4j: classify and embeddings with " + zeroShotModel + " (" + zs.family() + "): POST " + server.url()
+                        + "v1/classify, " + server.url() + "v1/embeddings");
+            }
             server.awaitShutdown();
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);

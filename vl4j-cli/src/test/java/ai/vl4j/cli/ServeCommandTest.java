@@ -70,7 +70,7 @@ class ServeCommandTest {
         assertTrue(r.err().contains("--max-batch must be at least 1"), r.err());
     }
 
-    private static String awaitUrl(ByteArrayOutputStream err, CompletableFuture<Integer> serve) throws InterruptedException {
+    static String awaitUrl(ByteArrayOutputStream err, CompletableFuture<Integer> serve) throws InterruptedException {
         Pattern serving = Pattern.compile("serving .* at (http://\\S+/)");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {

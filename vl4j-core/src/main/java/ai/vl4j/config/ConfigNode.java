@@ -54,6 +54,11 @@ public final class ConfigNode {
         return v != null && !v.isNull();
     }
 
+    /** True when key holds an object (HF configs spell some fields as a number or an object). */
+    public boolean isObject(String key) {
+        return has(key) && node.get(key).isObject();
+    }
+
     /** A required nested object. */
     public ConfigNode child(String key) {
         JsonNode v = require(key);

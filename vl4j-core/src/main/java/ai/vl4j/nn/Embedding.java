@@ -1,5 +1,6 @@
 package ai.vl4j.nn;
 
+import ai.vl4j.InvalidInputException;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Tensor;
 import java.util.List;
@@ -9,6 +10,11 @@ public final class Embedding implements Module {
     private final Parameter weight;   // [V, H]
     private final int vocab;
     private final int dim;
+
+    /** A table as stored (a text tower's token embedding). */
+    public Embedding(Tensor table) {
+        this(Parameter.matrix(table, table));
+    }
 
     public Embedding(Parameter weight) {
         this.weight = weight;
@@ -38,17 +44,22 @@ public final class Embedding implements Module {
         return List.of(weight);
     }
 
-    /** Rows of ids into out [ids.length, H] from off (exact widening of stored rows). */
-    public void forward(int[] ids, float[] out, int off) {
+    /** out [n, H] = table[ids[i]] for the n ids (exact widening of stored rows). */
+    public void forward(int[] ids, float[] out) {
+        forward(ids, out, 0);
+    }
+
+    /** out [row0 + i] = table[ids[i]]: the rows of one sequence of a batch [B·T, H]. */
+    public void forward(int[] ids, float[] out, int row0) {
         for (int t = 0; t < ids.length; t++) {
-            row(ids[t], out, off + t * dim);
+            row(ids[t], out, (row0 + t) * dim);
         }
     }
 
-    /** Row id into out [H] from off. */
+    /** Row id into out [H] from the float offset off. */
     public void row(int id, float[] out, int off) {
         if (id < 0 || id >= vocab) {
-            throw new IllegalArgumentException("token id " + id + " outside the vocabulary (0.." + (vocab - 1) + ")");
+            throw new InvalidInputException("token id " + id + " is outside " + weight.name() + " (" + vocab + " rows)");
         }
         weight.matrix().rowToFloat(id, 0, dim, out, off);
     }

@@ -37,6 +37,29 @@ public final class Linear implements Module {
         return new Linear(stored == null ? Parameter.quantized(reading) : Parameter.matrix(stored, reading), bias);
     }
 
+    /**
+     * Equal linear layers that read the same input, stacked into one [out, in] (their outputs side by side in each
+     * row, in the order given): {@code prefixes[i].weight} [out / k, in] and, when hasBias, {@code prefixes[i].bias},
+     * for k prefixes. One prefix is simply {@link #load}; more are copied into one dense weight (HF's separate
+     * q/k/v projections as timm's fused qkv), a parameter named by the prefixes joined with "+".
+     */
+    public static Linear loadStacked(Weights w, List<String> prefixes, int in, int out, boolean hasBias) {
+        if (prefixes.size() == 1) {
+            return load(w, prefixes.getFirst(), in, out, hasBias);
+        }
+        int outEach = out / prefixes.size();
+        Tensor[] parts = new Tensor[prefixes.size()];
+        float[] bias = hasBias ? new float[outEach * parts.length] : null;
+        for (int i = 0; i < parts.length; i++) {
+            parts[i] = w.require(prefixes.get(i) + ".weight", outEach, in);
+            if (hasBias) {
+                System.arraycopy(w.requireFloats(prefixes.get(i) + ".bias", outEach), 0, bias, i * outEach, outEach);
+            }
+        }
+        String name = String.join("+", prefixes);
+        return new Linear(Tensor.concatRows(name + ".weight", parts), bias == null ? null : Tensor.ofFloats(name + ".bias", bias, bias.length));
+    }
+
     /** As {@link #load}, quantizing a dense weight to `quant` in arena's memory (quant null: as stored). */
     public static Linear load(Weights w, String prefix, int in, int out, boolean hasBias, QuantType quant, Arena arena) {
         Linear dense = load(w, prefix, in, out, hasBias);

@@ -12,6 +12,20 @@ public final class Activations {
         });
     }
 
+    /** Tanh-approximated GELU on x[0 .. n) ({@code gelu_pytorch_tanh}; SigLIP's towers). */
+    public static void geluTanh(float[] x, int n) {
+        Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
+            FastMath.geluTanh(x, lo, hi);
+        });
+    }
+
+    /** Quick GELU x·σ(1.702·x) on x[0 .. n) ({@code quick_gelu}; OpenAI CLIP's towers). */
+    public static void quickGelu(float[] x, int n) {
+        Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
+            FastMath.quickGelu(x, lo, hi);
+        });
+    }
+
     /**
      * SwiGLU gate of LLaMA's MLP: gate[i] = silu(gate[i]) · up[i], with silu(z) = z / (1 + e^-z),
      * over the first n elements.

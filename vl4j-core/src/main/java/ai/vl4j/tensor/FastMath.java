@@ -26,6 +26,8 @@ public final class FastMath {
     private static final int TERMS = 14;
     /** Chebyshev coefficients of f(t) in s = 2t − 1 (c0 halved). */
     private static final float[] COEFFS = fit();
+    /** √(2/π), the scale inside the tanh GELU. */
+    private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
     // exp(x) = 2^n · e^r with n = round(x·log2 e), r = x − n·ln 2 (in two parts), |r| ≤ ln2/2
     private static final float LOG2E = 1.44269504088896341f;
@@ -112,6 +114,37 @@ public final class FastMath {
         }
         for (; i < to; i++) {
             x[i] = Erf.gelu(x[i]);
+        }
+    }
+
+    /**
+     * Tanh-approximated GELU on x[from .. to) in place (PyTorch's {@code gelu(approximate="tanh")}, HF's
+     * {@code gelu_pytorch_tanh} / {@code gelu_new}): ½·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as
+     * x·σ(2u) = x / (1 + e^(−2u)), the same function without the cancellation of 1 + tanh(u) for negative x.
+     */
+    public static void geluTanh(float[] x, int from, int to) {
+        int i = from;
+        for (; i <= to - FS.length(); i += FS.length()) {
+            FloatVector v = FloatVector.fromArray(FS, x, i);
+            FloatVector twoU = v.mul(v).mul((float) (2 * SQRT_2_OVER_PI * 0.044715)).add((float) (2 * SQRT_2_OVER_PI)).mul(v);
+            v.div(exp(twoU.neg()).add(1f)).intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            double v = x[i];
+            x[i] = (float) (v / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
+        }
+    }
+
+    /** CLIP's quick GELU on x[from .. to) in place: x·σ(1.702·x) = x / (1 + e^(−1.702·x)). */
+    public static void quickGelu(float[] x, int from, int to) {
+        int i = from;
+        for (; i <= to - FS.length(); i += FS.length()) {
+            FloatVector v = FloatVector.fromArray(FS, x, i);
+            v.div(exp(v.mul(-1.702f)).add(1f)).intoArray(x, i);
+        }
+        for (; i < to; i++) {
+            float v = x[i];
+            x[i] = (float) (v / (1.0 + Math.exp(-1.702f * v)));
         }
     }
 

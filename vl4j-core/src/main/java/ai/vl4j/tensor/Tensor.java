@@ -48,6 +48,27 @@ public final class Tensor implements WeightMatrix {
         return new Tensor(name, DType.F32, shape, MemorySegment.ofArray(values));
     }
 
+    /**
+     * The rows of matrices of one dtype and width stacked into one new matrix [Σ rows, cols], copied off-heap
+     * (e.g. a checkpoint's separate q, k and v projections as one fused qkv weight).
+     */
+    public static Tensor concatRows(String name, Tensor... parts) {
+        long rows = 0;
+        for (Tensor t : parts) {
+            if (t.rank() != 2 || t.dim(1) != parts[0].dim(1) || t.dtype != parts[0].dtype) {
+                throw new ModelFormatException("tensor " + t + " cannot be stacked with " + parts[0] + " into " + name);
+            }
+            rows += t.dim(0);
+        }
+        MemorySegment seg = Arena.ofAuto().allocate(rows * parts[0].dim(1) * parts[0].dtype.size, 8);
+        long at = 0;
+        for (Tensor t : parts) {
+            MemorySegment.copy(t.data, 0, seg, at, t.data.byteSize());
+            at += t.data.byteSize();
+        }
+        return new Tensor(name, parts[0].dtype, new long[] {rows, parts[0].dim(1)}, seg);
+    }
+
     /** The same values converted to dtype (F32, F16 or BF16; rounding to nearest even). */
     public Tensor convertTo(DType target) {
         float[] values = toFloatArray();

@@ -88,7 +88,7 @@ public final class VectorMath {
         }
     }
 
-    /** y[yOff + i] += x[xOff + i], i < n. */
+    /** y[yOff + i] += x[xOff + i] for i &lt; n (e.g. position embeddings added to one sequence of a batch). */
     public static void addInPlace(float[] y, int yOff, float[] x, int xOff, int n) {
         int lanes = FS.length();
         int i = 0;
@@ -102,13 +102,7 @@ public final class VectorMath {
 
     /** y[i] += x[i] over the first n elements (residual connections). */
     public static void addInPlace(float[] y, float[] x, int n) {
-        int lanes = FS.length();
-        int i = 0;
-        for (; i <= n - lanes; i += lanes) {
-            FloatVector.fromArray(FS, y, i).add(FloatVector.fromArray(FS, x, i)).intoArray(y, i);
-        }
-        for (; i < n; i++) {
-            y[i] += x[i];
-        }
+        addInPlace(y, 0, x, 0, n);
     }
+
 }

@@ -188,43 +188,46 @@ public final class SyntheticModel {
         Files.write(target, resource(name));
     }
 
-    /** Collects entries; each tensor's values come from its own seeded generator, written in 1 MB chunks. */
-    private static final class Tensors {
+    /**
+     * Collects entries; each tensor's values come from its own seeded generator, written in 1 MB chunks (also used
+     * by the synthetic SigLIP and CLIP checkpoints of {@code ai.vl4j.zeroshot}).
+     */
+    public static final class Tensors {
         private static final float STD = 0.02f;
-        final List<Entry> entries = new ArrayList<>();
+        public final List<Entry> entries = new ArrayList<>();
         private final DType dtype;
         private final long seed;
 
-        Tensors(DType dtype, long seed) {
+        public Tensors(DType dtype, long seed) {
             this.dtype = dtype;
             this.seed = seed;
         }
 
-        void linear(String prefix, int out, int in, boolean bias) {
+        public void linear(String prefix, int out, int in, boolean bias) {
             random(prefix + ".weight", out, in);
             if (bias) {
                 zeros(prefix + ".bias", out);
             }
         }
 
-        void norm(String prefix, int dim) {
+        public void norm(String prefix, int dim) {
             ones(prefix + ".weight", dim);
             zeros(prefix + ".bias", dim);
         }
 
-        void ones(String name, long... shape) {
+        public void ones(String name, long... shape) {
             constant(name, 1f, shape);
         }
 
-        void zeros(String name, long... shape) {
+        public void zeros(String name, long... shape) {
             constant(name, 0f, shape);
         }
 
-        void constant(String name, float value, long... shape) {
+        public void constant(String name, float value, long... shape) {
             add(name, shape, null, value);
         }
 
-        void random(String name, long... shape) {
+        public void random(String name, long... shape) {
             add(name, shape, new SplittableRandom(seed ^ name.hashCode() * 0x9E3779B97F4A7C15L), 0f);
         }
 

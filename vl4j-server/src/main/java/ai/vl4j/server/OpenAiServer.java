@@ -1,6 +1,7 @@
 package ai.vl4j.server;
 
 import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.zeroshot.ZeroShotClassifier;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
@@ -27,7 +28,8 @@ import java.util.Set;
  * }</pre>
  */
 public final class OpenAiServer implements AutoCloseable {
-    private static final Set<String> PATHS = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions");
+    private static final Set<String> PATHS = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions",
+            "/v1/classify", "/v1/embeddings");
     private static final long STREAM_IDLE_TIMEOUT_MS = 10 * 60_000;
 
     private final Javalin app;
@@ -44,9 +46,18 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Starts serving vl (which the caller keeps open until this server is closed). */
     public static OpenAiServer start(DeepSeekVl vl, ServerConfig config, PrintStream log) {
+        return start(vl, null, null, config, log);
+    }
+
+    /**
+     * As above, with /v1/classify and /v1/embeddings served by a SigLIP or CLIP model named zeroShotId (null: those
+     * routes answer 404).
+     */
+    public static OpenAiServer start(DeepSeekVl vl, ZeroShotClassifier zeroShot, String zeroShotId, ServerConfig config, PrintStream log) {
         BatchScheduler scheduler = new BatchScheduler(vl, config.maxBatch(), config.maxQueue(), config.prefixCacheBytes());
         Metrics metrics = new Metrics();
         ChatHandler chat = new ChatHandler(vl, config, scheduler, metrics);
+        ZeroShotHandler zeroShotHandler = new ZeroShotHandler(zeroShot, zeroShotId, config);
         String page = resource("chat.html");
         long created = System.currentTimeMillis() / 1000;
         Javalin app = Javalin.create(c -> {
@@ -70,6 +81,8 @@ public final class OpenAiServer implements AutoCloseable {
             });
             c.routes.get("/v1/models", ctx -> json(ctx, ChatResponses.models(config.modelId(), created)));
             c.routes.post("/v1/chat/completions", chat::handle);
+            c.routes.post("/v1/classify", zeroShotHandler::classify);
+            c.routes.post("/v1/embeddings", zeroShotHandler::embeddings);
             c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
             // Javalin's own refusals (no such endpoint, body too large) in the same shape
             c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),

@@ -2,6 +2,7 @@ package ai.vl4j.server;
 
 import ai.vl4j.Fixtures;
 import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.zeroshot.ZeroShotClassifier;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -39,7 +40,12 @@ final class TestServer implements AutoCloseable {
     private final ByteArrayOutputStream log = new ByteArrayOutputStream();
 
     TestServer(ServerConfig config) {
-        this.server = OpenAiServer.start(model(), config.withHost("127.0.0.1").withPort(0),
+        this(config, null, null);
+    }
+
+    /** With /v1/classify and /v1/embeddings served by a SigLIP or CLIP model. */
+    TestServer(ServerConfig config, ZeroShotClassifier zeroShot, String zeroShotId) {
+        this.server = OpenAiServer.start(model(), zeroShot, zeroShotId, config.withHost("127.0.0.1").withPort(0),
                 new PrintStream(log, true, StandardCharsets.UTF_8));
     }
 

@@ -1,0 +1,83 @@
+package ai.vl4j.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.vl4j.ModelFormatException;
+import ai.vl4j.config.ConfigNode;
+import ai.vl4j.nn.Activation;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.function.DoubleUnaryOperator;
+import org.junit.jupiter.api.Test;
+
+/** The tanh and quick GELU kernels against their double-precision definitions, vector body and scalar tail alike. */
+class ActivationsTest {
+
+    /** ½·x·(1 + tanh(u)) written as x·σ(2u), which keeps the tiny values of the negative tail in double. */
+    static double geluTanh(double x) {
+        double u = Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x);
+        return x / (1 + Math.exp(-2 * u));
+    }
+
+    static double quickGelu(double x) {
+        return x / (1 + Math.exp(-1.702 * x));
+    }
+
+    static double erfGelu(double x) {
+        return 0.5 * x * (1 + Erf.reference(x / Math.sqrt(2)));
+    }
+
+    /**
+     * Every x of [-12, 12) in steps of 1/1024 (an odd count, so the scalar tail runs too), through the activation.
+     * Relative tolerance 1e-6 + 4·2⁻²³·|e|, e the exponent of the sigmoid: it is computed in float32 (as in PyTorch)
+     * in up to four rounded steps, and the exponential turns their error, relative to e, into a relative error of
+     * the result |e| times as large.
+     */
+    private static void assertMatches(Activation act, DoubleUnaryOperator reference, DoubleUnaryOperator exponent) {
+        int n = 24 * 1024 + 3;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = -12f + i / 1024f;
+        }
+        float[] y = x.clone();
+        act.apply(y, n);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            double ref = reference.applyAsDouble(x[i]);
+            double err = Math.abs(y[i] - ref) / (Math.abs(ref) + 1e-30);
+            if (Math.abs(ref) > 1e-30) {
+                worst = Math.max(worst, err);
+            }
+            double tolerance = 1e-6 + 4 * Math.ulp(1f) * Math.abs(exponent.applyAsDouble(x[i]));
+            assertTrue(Math.abs(y[i] - ref) <= tolerance * Math.abs(ref) + 1e-37, act + "(" + x[i] + ") = " + y[i] + ", expected " + ref);
+        }
+        System.out.printf("OK %-10s max relative error %.2e%n", act, worst);
+    }
+
+    @Test
+    void geluTanhMatchesItsDefinition() {
+        assertMatches(Activation.GELU_TANH, ActivationsTest::geluTanh, x -> 2 * Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x));
+        // the approximation is not erf GELU: at x = -3 they differ by 2e-4 relative (what tells them apart)
+        assertTrue(Math.abs(geluTanh(-3) - erfGelu(-3)) > 1e-2 * Math.abs(erfGelu(-3)));
+    }
+
+    @Test
+    void quickGeluMatchesItsDefinition() {
+        assertMatches(Activation.QUICK_GELU, ActivationsTest::quickGelu, x -> 1.702 * x);
+    }
+
+    @Test
+    void configNamesMapToKernels() throws Exception {
+        ConfigNode cfg = ConfigNode.of("config.json", new ObjectMapper().readTree(
+                "{\"a\": \"quick_gelu\", \"b\": \"gelu_pytorch_tanh\", \"c\": \"gelu\", \"d\": \"gelu_new\", \"e\": \"swish\"}"));
+        assertSame(Activation.QUICK_GELU, Activation.fromConfig(cfg, "a", Activation.GELU));
+        assertSame(Activation.GELU_TANH, Activation.fromConfig(cfg, "b", Activation.GELU));
+        assertSame(Activation.GELU, Activation.fromConfig(cfg, "c", Activation.QUICK_GELU));
+        assertSame(Activation.GELU_TANH, Activation.fromConfig(cfg, "d", Activation.GELU));
+        assertSame(Activation.QUICK_GELU, Activation.fromConfig(cfg, "missing", Activation.QUICK_GELU));
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> Activation.fromConfig(cfg, "e", Activation.GELU));
+        assertEquals(true, e.getMessage().startsWith("config.json: e is swish; supported: "), e.getMessage());
+    }
+}
