@@ -99,12 +99,15 @@ final class ServeCommand implements Callable<Integer> {
             running = server;
             Thread hook = new Thread(server::close, "vl4j-shutdown");   // Ctrl-C: finish cleanly, then exit
             Runtime.getRuntime().addShutdownHook(hook);
-            TermSignal term = TermSignal.onTerm(new Drain(server, err)::signalled);
-            err.println("vl4j: serving " + model.model + " at " + server.url() + "  (OpenAI API: " + server.url()
-                    + "v1, chat page: " + server.url() + ")");
-            server.awaitShutdown();
-            if (term != null) {
-                term.close();
+            TermSignal term = TermSignal.onTerm(new Drain(server, err)::signalled);   // SIGTERM: drain, then exit 0
+            try {
+                err.println("vl4j: serving " + model.model + " at " + server.url() + "  (OpenAI API: " + server.url()
+                        + "v1, chat page: " + server.url() + ")");
+                server.awaitShutdown();
+            } finally {
+                if (term != null) {
+                    term.close();
+                }
             }
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
@@ -140,8 +143,8 @@ final class ServeCommand implements Callable<Integer> {
             Thread.ofPlatform().name("vl4j-drain").start(() -> {
                 try {
                     int cut = server.drain(Duration.ofSeconds(drainSeconds));
-                    err.println(cut == 0 ? "vl4j: drained; stopped" : "vl4j: --drain-s " + drainSeconds + " passed; " + cut
-                            + " unfinished requests were answered 503; stopped");
+                    err.println(cut == 0 ? "vl4j: drained; stopped" : "vl4j: stopped with " + cut
+                            + " requests unfinished (answered 503)");
                 } catch (InterruptedException e) {
                     server.close();
                 }
