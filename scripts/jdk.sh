@@ -27,7 +27,31 @@ vl4j_find_jdk() {
       fi
     fi
   done
-  echo "vl4j: needs a JDK 25 or newer (with the jdk.incubator.vector module); none found in JAVA_HOME, on the PATH or in /usr/lib/jvm." >&2
-  echo "      Install one (e.g. Temurin 25 from https://adoptium.net) and set JAVA_HOME to it." >&2
+  echo "vl4j: error: vl4j needs a JDK 25 or newer (with the jdk.incubator.vector module) and found none in JAVA_HOME," \
+       "on the PATH or in /usr/lib/jvm; install one (e.g. Temurin 25 from https://adoptium.net) and set JAVA_HOME to it" >&2
   return 1
+}
+
+# Runs java with the Vector API module (the rest of the arguments as given) in place of this shell. The JVM prints
+# "WARNING: Using incubator modules: jdk.incubator.vector" on stderr at every start, and no JVM option turns it off;
+# stderr goes through vl4j_drop_incubator_notice, which removes exactly that line and passes everything else on
+# unchanged and unbuffered (errors, progress bars). The process keeps its pid, so signals reach the JVM itself.
+vl4j_exec_java() {
+  exec "$VL4J_JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "$@" \
+    2> >(vl4j_drop_incubator_notice >&2)
+}
+
+# stdin → stdout without the JVM's incubator notice, which comes among its start-up lines, before any output of the
+# program; from the first other line on it is a plain byte copy. Ignores Ctrl-C, so the JVM's last words still pass.
+vl4j_drop_incubator_notice() {
+  trap '' INT
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "WARNING: Using incubator modules: jdk.incubator.vector") exec cat ;;
+      "Picked up "*|"NOTE: Picked up "*) printf '%s\n' "$line" ;;
+      *) printf '%s\n' "$line"; exec cat ;;
+    esac
+  done
+  printf '%s' "$line"
 }

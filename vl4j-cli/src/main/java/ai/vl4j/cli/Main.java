@@ -60,8 +60,8 @@ public final class Main implements Runnable {
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setParameterExceptionHandler((e, a) -> {
-            err.println("vl4j: " + e.getMessage());
-            err.println("Try '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+            String message = String.join(" ", e.getMessage().strip().split("\\s*\\R\\s*"));
+            err.println("vl4j: error: " + message + " (see '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             return 2;
         });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -95,7 +95,7 @@ public final class Main implements Runnable {
     /** The cause in one line: our own messages as they are, anything else with its type. */
     static String oneLine(Throwable e) {
         if (e instanceof Vl4jException || e instanceof IllegalArgumentException) {
-            return e.getMessage();
+            return e.getMessage() == null ? e.getClass().getSimpleName() : String.join(" ", e.getMessage().strip().split("\\s*\\R\\s*"));
         }
         if (e instanceof OutOfMemoryError) {
             return "out of memory (" + e.getMessage() + "); raise -Xmx with VL4J_JAVA_OPTS or use a smaller model";

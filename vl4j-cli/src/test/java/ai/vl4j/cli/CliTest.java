@@ -140,6 +140,28 @@ class CliTest {
         assertTrue(r.err().contains("cat.jpg: not an image"), r.err());
     }
 
+    /** A JPEG cut short is refused (the JDK's decoder alone would pad it with grey), as Pillow refuses it. */
+    @Test
+    void truncatedJpeg() throws IOException {
+        byte[] jpeg = Files.readAllBytes(FIXTURE.resolve("images/synth_640x427_q90.jpg"));
+        Path cut = tmp.resolve("cut.jpg");
+        Files.write(cut, java.util.Arrays.copyOf(jpeg, jpeg.length * 3 / 4));
+        Result r = expectError(2, "run", "-m", MODEL.toString(), "-i", cut.toString(), "-p", "What is this?");
+        assertEquals("vl4j: error: " + cut + ": the JPEG file is truncated (it ends before the image data does)", r.err().strip());
+    }
+
+    /** A config.json that is not JSON: file, what and where, in our words (no parser internals). */
+    @Test
+    void configThatIsNotJson() throws IOException {
+        Path model = copyModel();
+        String config = Files.readString(model.resolve("config.json"));
+        Files.writeString(model.resolve("config.json"), config.replaceFirst("\\{", "{\n  oops,"));
+        Result r = expectError(1, "run", "-m", model.toString(), "-p", "hi");
+        assertTrue(r.err().contains("config.json: not valid JSON: unexpected character 'o' (expected a double-quote to start a field name) "
+                + "at line 2, column 3"), r.err());
+        assertFalse(r.err().contains("Source:") || r.err().contains("REDACTED") || r.err().contains("`"), r.err());
+    }
+
     @Test
     void moreImagesThanPlaceholders() {
         String image = FIXTURE.resolve("images/dog_a.png").toString();
@@ -157,9 +179,13 @@ class CliTest {
     void missingModelFolderAndBadFlags() {
         Result r = expectError(2, "run", "-m", tmp.resolve("nope").toString(), "-p", "hi");
         assertTrue(r.err().contains("model folder not found"), r.err());
-        Result flags = vl4j("run", "--bogus");
-        assertEquals(2, flags.code());
-        assertTrue(flags.err().startsWith("vl4j: "), flags.err());
+        Result flags = expectError(2, "run", "--bogus");
+        assertEquals("vl4j: error: Unknown option: '--bogus' (see 'vl4j run --help')", flags.err().strip());
+        Result value = expectError(2, "run", "--max-new-tokens", "many", "-p", "hi");
+        assertTrue(value.err().contains("'many' is not an int"), value.err());
+        Result none = vl4j();
+        assertEquals(2, none.code());
+        assertTrue(none.err().startsWith("vl4j: error: missing command"), none.err());
         Result temp = expectError(2, "run", "-m", MODEL.toString(), "-p", "hi", "--temperature", "-1");
         assertTrue(temp.err().contains("temperature must be >= 0"), temp.err());
     }
@@ -200,9 +226,11 @@ class CliTest {
         assertTrue(r.err().contains("\tat ai.vl4j"), r.err());
     }
 
-    /** One line on stderr naming the problem, no stack trace, the expected exit code. */
+    /** One line on stderr naming the problem, no stack trace, the expected exit code (with -q: no progress displays). */
     private static Result expectError(int code, String... args) {
-        Result r = vl4j(args);
+        String[] quiet = java.util.Arrays.copyOf(args, args.length + 1);
+        quiet[args.length] = "-q";
+        Result r = vl4j(quiet);
         assertEquals(code, r.code(), r.err());
         List<String> lines = r.err().lines().toList();
         assertEquals(1, lines.size(), "stderr should be one line: " + r.err());

@@ -118,8 +118,9 @@ class TrainCommandTest {
     @Test
     void badDataIsOneLineAndWritesNothing() throws IOException {
         Path bad = tmp.resolve("bad.jsonl");
-        Files.writeString(bad, Files.readString(DATA) + "{\"images\": [\"images/missing.png\"], \"text\": \"<image_placeholder>x\"}\n");
-        Files.createDirectories(tmp.resolve("images"));
+        String images = DATA.getParent().resolve("images").toAbsolutePath() + "/";
+        Files.writeString(bad, Files.readString(DATA).replace("\"images/", "\"" + images)
+                + "{\"images\": [\"images/missing.png\"], \"text\": \"<image_placeholder>x\"}\n");
         Path out = tmp.resolve("never");
         List<String> args = flags(out, tmp.resolve("m.jsonl"));
         args.set(args.indexOf(DATA.toString()), bad.toString());

@@ -34,7 +34,7 @@ public final class ConfigNode {
         } catch (NoSuchFileException e) {
             throw new ModelFormatException(file + ": file not found");
         } catch (JacksonException e) {
-            throw new ModelFormatException(file + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
+            throw new ModelFormatException(file + ": not valid JSON: " + JsonErrors.describe(e), e);
         } catch (IOException e) {
             throw new ModelFormatException(file + ": cannot read (" + e.getMessage() + ")", e);
         }

@@ -2,6 +2,8 @@ package ai.vl4j.hub;
 
 import ai.vl4j.InvalidInputException;
 import ai.vl4j.Vl4jException;
+import ai.vl4j.config.JsonErrors;
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -395,6 +397,8 @@ public final class HubClient {
                 throw HubErrors.failure(ref, response.statusCode(), response.headers(), null);
             }
             return JSON.readTree(in);
+        } catch (JacksonException e) {
+            throw new Vl4jException(ref + ": the hub's answer is not valid JSON (" + JsonErrors.describe(e) + ")", e);
         } catch (IOException e) {
             throw new Vl4jException(ref + ": cannot read the hub's answer (" + e.getMessage() + ")", e);
         }

@@ -1,6 +1,7 @@
 package ai.vl4j.safetensors;
 
 import ai.vl4j.ModelFormatException;
+import ai.vl4j.config.JsonErrors;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Tensor;
 import com.fasterxml.jackson.core.JacksonException;
@@ -74,8 +75,7 @@ public final class SafetensorsFile {
         try {
             header = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
         } catch (JacksonException e) {
-            throw new ModelFormatException(path + ": corrupt safetensors header (not valid JSON: "
-                    + e.getOriginalMessage() + ")", e);
+            throw new ModelFormatException(path + ": corrupt safetensors header (not valid JSON: " + JsonErrors.describe(e) + ")", e);
         }
         if (header == null || !header.isObject()) {
             throw new ModelFormatException(path + ": corrupt safetensors header (not a JSON object)");

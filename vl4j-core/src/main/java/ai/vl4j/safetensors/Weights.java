@@ -2,6 +2,7 @@ package ai.vl4j.safetensors;
 
 import ai.vl4j.LoadProgress;
 import ai.vl4j.ModelFormatException;
+import ai.vl4j.config.JsonErrors;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.tensor.QuantizedTensor;
@@ -100,7 +101,7 @@ public final class Weights implements AutoCloseable {
         try {
             weightMap = new ObjectMapper().readTree(index.toFile()).path("weight_map");
         } catch (JacksonException e) {
-            throw new ModelFormatException(index + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
+            throw new ModelFormatException(index + ": not valid JSON: " + JsonErrors.describe(e), e);
         } catch (IOException e) {
             throw new ModelFormatException(index + ": cannot read (" + e.getMessage() + ")", e);
         }

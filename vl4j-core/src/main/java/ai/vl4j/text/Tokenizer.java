@@ -3,6 +3,8 @@ package ai.vl4j.text;
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.vl4j.ModelFormatException;
+import ai.vl4j.config.JsonErrors;
+import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
@@ -80,8 +82,10 @@ public final class Tokenizer implements AutoCloseable {
         JsonNode json;
         try {
             json = new ObjectMapper().readTree(tokenizerJson.toFile());
+        } catch (JacksonException e) {
+            throw new ModelFormatException(tokenizerJson + ": not valid JSON: " + JsonErrors.describe(e), e);
         } catch (IOException e) {
-            throw new ModelFormatException(tokenizerJson + ": not a valid tokenizer.json (" + e.getMessage() + ")", e);
+            throw new ModelFormatException(tokenizerJson + ": cannot read (" + e.getMessage() + ")", e);
         }
         HuggingFaceTokenizer hf;
         try {

@@ -27,6 +27,16 @@ final class ApiException extends RuntimeException {
         return new ApiException(400, "invalid_request_error", message, param, code);
     }
 
+    /** 413: the request or one of its images is over a size limit. */
+    static ApiException tooLarge(String message, String param, String code) {
+        return new ApiException(413, "invalid_request_error", message, param, code);
+    }
+
+    /** 401: no API key or the wrong one (OpenAI's shape and code). */
+    static ApiException unauthorized(String message) {
+        return new ApiException(401, "invalid_request_error", message, null, "invalid_api_key");
+    }
+
     static ApiException contextExceeded(String message) {
         return new ApiException(400, "invalid_request_error", message, "messages", "context_length_exceeded");
     }

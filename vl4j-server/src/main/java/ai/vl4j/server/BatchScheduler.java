@@ -116,6 +116,9 @@ public final class BatchScheduler implements AutoCloseable {
             } catch (InterruptedException e) {
                 break;
             } catch (RuntimeException | OutOfMemoryError e) {
+                if (!running) {
+                    break;                  // close() interrupted a step: it answers what was in flight (503)
+                }
                 // a failure inside a batched step: fail what was in flight, keep serving the next requests
                 for (Sequence s : active) {
                     s.job.emit(new Completion.Failed(ApiException.internal("generation failed: " + e)));

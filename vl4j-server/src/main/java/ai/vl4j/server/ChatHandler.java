@@ -8,12 +8,16 @@ import ai.vl4j.text.Message;
 import ai.vl4j.text.Role;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.http.Context;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code POST /v1/chat/completions}. Everything that can be checked without the model's compute is checked here,
@@ -32,35 +36,78 @@ final class ChatHandler {
     private final BatchScheduler scheduler;
     private final ImageFetcher images;
     private final Metrics metrics;
+    private final ObjectMapper parser;
+    private final AtomicInteger inFlight = new AtomicInteger();   // requests past the draining check, not yet answered
+    private volatile boolean draining;
 
-    ChatHandler(DeepSeekVl vl, ServerConfig config, BatchScheduler scheduler, Metrics metrics) {
+    ChatHandler(DeepSeekVl vl, ServerConfig config, BatchScheduler scheduler, Metrics metrics, long maxBodyBytes) {
         this.vl = vl;
         this.config = config;
         this.scheduler = scheduler;
         this.images = new ImageFetcher(config);
         this.metrics = metrics;
+        this.parser = ChatRequest.parser(maxBodyBytes);
+    }
+
+    /** From now on new requests are answered 503; those already taken go on (see {@link #inFlight}). */
+    void drain() {
+        draining = true;
+    }
+
+    boolean draining() {
+        return draining;
+    }
+
+    /** Requests taken and not yet answered completely. */
+    int inFlight() {
+        return inFlight.get();
     }
 
     void handle(Context ctx) throws InterruptedException {
+        inFlight.incrementAndGet();
+        try {
+            if (draining) {
+                ctx.header("Connection", "close");
+                throw ApiException.unavailable("the server is shutting down and takes no new requests");
+            }
+            complete(ctx);
+        } finally {
+            inFlight.decrementAndGet();
+        }
+    }
+
+    private void complete(Context ctx) throws InterruptedException {
         long arrived = System.nanoTime();
-        ChatRequest request = ChatRequest.parse(ctx.bodyAsBytes());
+        ChatRequest request = ChatRequest.parse(ctx.bodyAsBytes(), parser);
         if (scheduler.full()) {
             throw busy(ctx);                              // before fetching and decoding its images for nothing
         }
         Completion job = prepare(request);
         if (!scheduler.submit(job)) {
-            throw busy(ctx);
+            throw draining ? ApiException.unavailable("the server is shutting down and takes no new requests") : busy(ctx);
         }
         long created = System.currentTimeMillis() / 1000;
+        String note = clippedNote(request, job);
         Completion.Event first = nextEvent(job, null);
         if (first instanceof Completion.Failed failed) {
             throw failed.error();
         }
         if (request.stream()) {
-            stream(ctx, job, first, request.includeUsage(), created, arrived);
+            stream(ctx, job, first, request.includeUsage(), created, arrived, note);
         } else {
-            respond(ctx, job, first, created, arrived);
+            respond(ctx, job, first, created, arrived, note);
         }
+    }
+
+    /** A note for the response when max_tokens was more than the context leaves after the prompt, else null. */
+    private String clippedNote(ChatRequest request, Completion job) {
+        Integer wanted = request.maxTokens();
+        int budget = job.options.maxNewTokens();
+        if (wanted == null || wanted <= budget) {
+            return null;
+        }
+        return "max_tokens " + wanted + " was clipped to " + budget + ": the model's context holds "
+                + vl.config().language().maxPositions() + " tokens and the prompt takes " + job.prompt.inputIds().length;
     }
 
     /** Parsed request → prompt and budget, or an ApiException naming what is wrong. */
@@ -123,7 +170,7 @@ final class ChatHandler {
         return out;
     }
 
-    private void respond(Context ctx, Completion job, Completion.Event event, long created, long arrived)
+    private void respond(Context ctx, Completion job, Completion.Event event, long created, long arrived, String note)
             throws InterruptedException {
         while (!(event instanceof Completion.Done)) {
             if (event instanceof Completion.Failed failed) {
@@ -133,13 +180,27 @@ final class ChatHandler {
         }
         Completion.Done done = (Completion.Done) event;
         finished(ctx, job, done, arrived);
-        ctx.contentType("application/json");
-        ctx.result(ChatResponses.write(ChatResponses.completion(job.id, created, config.modelId(), done.text(),
-                done.finishReason(), done.promptTokens(), done.cachedTokens(), done.completionTokens())));
+        ObjectNode body = ChatResponses.completion(job.id, created, config.modelId(), done.text(), done.finishReason(),
+                done.promptTokens(), done.cachedTokens(), done.completionTokens());
+        if (note != null) {
+            body.putArray("notes").add(note);
+        }
+        // written and completed here rather than handed to Javalin, so the request is answered when this handler returns
+        // (a draining server stops once no handler runs)
+        byte[] bytes = ChatResponses.write(body).getBytes(StandardCharsets.UTF_8);
+        var res = ctx.res();
+        ctx.status(200);
+        res.setContentType("application/json");
+        res.setContentLength(bytes.length);
+        try (var out = res.getOutputStream()) {
+            out.write(bytes);
+        } catch (IOException e) {
+            ctx.attribute(STATUS_OVERRIDE, CLIENT_CLOSED);
+        }
     }
 
-    private void stream(Context ctx, Completion job, Completion.Event event, boolean includeUsage, long created, long arrived)
-            throws InterruptedException {
+    private void stream(Context ctx, Completion job, Completion.Event event, boolean includeUsage, long created, long arrived,
+                        String note) throws InterruptedException {
         ctx.status(200);
         var res = ctx.res();
         res.setContentType("text/event-stream; charset=utf-8");
@@ -148,7 +209,11 @@ final class ChatHandler {
         String model = config.modelId();
         try {
             SseWriter sse = new SseWriter(res.getOutputStream());
-            sse.data(ChatResponses.write(ChatResponses.chunk(job.id, created, model, "assistant", "", null, includeUsage)));
+            ObjectNode opening = ChatResponses.chunk(job.id, created, model, "assistant", "", null, includeUsage);
+            if (note != null) {
+                opening.putArray("notes").add(note);
+            }
+            sse.data(ChatResponses.write(opening));
             while (true) {
                 switch (event) {
                     case Completion.Text t ->

@@ -1,8 +1,13 @@
 package ai.vl4j.server;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
+import ai.vl4j.config.JsonErrors;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,7 +27,6 @@ import java.util.List;
 record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, float temperature, float topP, int topK,
                    float repetitionPenalty, Long seed, List<String> stop, boolean stream, boolean includeUsage) {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
     static final int MAX_STOP_STRINGS = 4;
 
     /** One user or assistant message: its parts in order. */
@@ -39,12 +43,28 @@ record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, flo
     record Image(String url, String param) implements Part {
     }
 
+    /**
+     * The parser for request bodies: no string longer than the body may be (Jackson's own default, 20 million
+     * characters, would cut data URIs short of the documented image limit), nothing after the JSON value.
+     */
+    static ObjectMapper parser(long maxBodyBytes) {
+        int longest = (int) Math.min(Integer.MAX_VALUE, maxBodyBytes);
+        JsonFactory factory = JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(longest).build())
+                .build();
+        return JsonMapper.builder(factory).enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    }
+
     static ChatRequest parse(byte[] body) {
+        return parse(body, parser(Integer.MAX_VALUE));
+    }
+
+    static ChatRequest parse(byte[] body, ObjectMapper json) {
         JsonNode root;
         try {
-            root = JSON.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw ApiException.invalid("the request body is not valid JSON: " + e.getOriginalMessage(), null, "invalid_json");
+            root = json.readTree(body);
+        } catch (JacksonException e) {
+            throw ApiException.invalid("the request body is not valid JSON: " + JsonErrors.describe(e), null, "invalid_json");
         } catch (java.io.IOException e) {
             throw ApiException.invalid("cannot read the request body: " + e.getMessage(), null);
         }

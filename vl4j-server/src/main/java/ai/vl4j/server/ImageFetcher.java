@@ -3,7 +3,6 @@ package ai.vl4j.server;
 import ai.vl4j.InvalidInputException;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,10 +19,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
-import java.util.Iterator;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.ImageInputStream;
 
 /**
  * Turns an {@code image_url} into pixels, within limits: {@code data:} URIs (strict base64), http(s) URLs
@@ -32,10 +27,6 @@ import javax.imageio.stream.ImageInputStream;
  * small file that claims gigapixels) is refused for the cost of reading its header.
  */
 final class ImageFetcher {
-    static {
-        ImageIO.scanForPlugins(); // the WebP readers on the class path, as ImageLoader does
-    }
-
     private static final int MAX_REDIRECTS = 5;
     private final ServerConfig config;
     private final HttpClient http;
@@ -83,7 +74,7 @@ final class ImageFetcher {
         // 4 base64 characters carry 3 bytes: refuse an oversized image before decoding it
         long estimate = payload.length() / 4L * 3;
         if (estimate > config.maxImageBytes() + 3) {
-            throw tooManyBytes(param, estimate);
+            throw tooManyBytes(param, "about " + estimate);
         }
         byte[] bytes;
         try {
@@ -93,7 +84,7 @@ final class ImageFetcher {
             throw ApiException.invalid(param + ": invalid base64 in the data URI (" + e.getMessage() + ")", param, "invalid_base64");
         }
         if (bytes.length > config.maxImageBytes()) {
-            throw tooManyBytes(param, bytes.length);
+            throw tooManyBytes(param, Long.toString(bytes.length));
         }
         return bytes;
     }
@@ -124,7 +115,7 @@ final class ImageFetcher {
                     }
                     long declared = response.headers().firstValueAsLong("Content-Length").orElse(-1);
                     if (declared > config.maxImageBytes()) {
-                        throw tooManyBytes(param, declared);
+                        throw tooManyBytes(param, Long.toString(declared));
                     }
                     return readCapped(in, param, deadline);
                 }
@@ -188,7 +179,7 @@ final class ImageFetcher {
         while ((n = in.read(buffer)) >= 0) {
             out.write(buffer, 0, n);
             if (out.size() > config.maxImageBytes()) {
-                throw tooManyBytes(param, out.size());
+                throw tooManyBytes(param, "more than " + config.maxImageBytes());   // the rest is not read
             }
             if (System.nanoTime() > deadline) {
                 throw ApiException.invalid(param + ": fetching the image took longer than " + config.fetchTimeoutMillis() + " ms",
@@ -208,7 +199,7 @@ final class ImageFetcher {
         try {
             long size = Files.size(path);
             if (size > config.maxImageBytes()) {
-                throw tooManyBytes(param, size);
+                throw tooManyBytes(param, Long.toString(size));
             }
             return Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
@@ -220,37 +211,22 @@ final class ImageFetcher {
 
     /** Width × height from the header (no pixels decoded); refuses non-images and images over the pixel limit. */
     private void checkPixels(byte[] bytes, String param) {
-        long[] size = null;
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-            while (size == null && readers.hasNext()) {
-                ImageReader reader = readers.next();
-                try {
-                    in.seek(0);
-                    reader.setInput(in, true, true);
-                    size = new long[] {reader.getWidth(0), reader.getHeight(0)};
-                } catch (LinkageError e) {
-                    // a native reader that cannot load here: the next one reads the header
-                } finally {
-                    reader.dispose();
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            throw ApiException.invalid(param + ": cannot read the image header (" + e.getMessage() + ")", param, "invalid_image");
+        ImageLoader.Header header;
+        try {
+            header = ImageLoader.header(bytes, param);
+        } catch (InvalidInputException e) {
+            throw ApiException.invalid(e.getMessage(), param, "invalid_image");
         }
-        if (size == null) {
-            throw ApiException.invalid(param + ": not an image in a supported format (PNG, JPEG, BMP, GIF, WebP)", param,
-                    "invalid_image");
-        }
-        long pixels = size[0] * size[1];
+        long pixels = (long) header.width() * header.height();
         if (pixels > config.maxImagePixels()) {
-            throw ApiException.invalid(param + ": the image is " + size[0] + "×" + size[1] + " = " + pixels
-                    + " pixels, over the limit of " + config.maxImagePixels(), param, "image_too_large");
+            throw ApiException.invalid(param + ": the image is " + header.width() + "×" + header.height() + " = " + pixels
+                    + " pixels, over the limit of " + config.maxImagePixels() + " (--max-image-pixels)", param, "image_too_large");
         }
     }
 
-    private ApiException tooManyBytes(String param, long bytes) {
-        return ApiException.invalid(param + ": the image is " + bytes + " bytes, over the limit of " + config.maxImageBytes(),
-                param, "image_too_large");
+    /** 413 naming the limit and its flag; size says how large the image is ("31457280", "about ...", "more than ..."). */
+    private ApiException tooManyBytes(String param, String size) {
+        return ApiException.tooLarge(param + ": the image is " + size + " bytes, over the limit of " + config.maxImageBytes()
+                + " bytes (--max-image-mb " + config.maxImageMb() + ")", param, "image_too_large");
     }
 }

@@ -25,8 +25,10 @@ final class SseWriter {
         write(": " + text + "\n\n");
     }
 
+    /** The last event; it ends the response (closing the stream completes it, so a shutdown right after cannot cut it). */
     void done() throws IOException {
         write("data: [DONE]\n\n");
+        out.close();
     }
 
     private void write(String s) throws IOException {

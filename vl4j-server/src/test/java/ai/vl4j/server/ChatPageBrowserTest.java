@@ -30,11 +30,10 @@ class ChatPageBrowserTest {
     static final Path CHROMIUM = Path.of("/usr/bin/chromium");
     static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
 
-    @Test
-    void uploadAnImageSendAPromptSeeTheAnswerStreamAndStopOne(@TempDir Path profile) throws Exception {
+    /** Headless Chromium with a throw-away profile, driven by the chromedriver on disk (never one Selenium fetches). */
+    static WebDriver browser(Path profile) {
         assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
                 "needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)");
-        // the driver on disk, never one fetched by Selenium Manager
         System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toFile());
@@ -43,9 +42,37 @@ class ChatPageBrowserTest {
                 "--disable-dev-shm-usage", "--window-size=1200,900", "--user-data-dir=" + profile.resolve("chrome"));
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
                 .usingAnyFreePort().build();
+        return new ChromeDriver(service, options);
+    }
+
+    /** A server with an API key: the page asks for it, sends it, and its max tokens start at the server's default. */
+    @Test
+    void withAnApiKey(@TempDir Path profile) throws Exception {
+        WebDriver driver = browser(profile);
+        try (TestServer server = new TestServer(TestServer.config().withApiKey("page-key").withDefaultMaxTokens(3))) {
+            driver.get(server.server.url());
+            WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+            wait.until(d -> d.findElement(By.id("apikey")).isDisplayed());
+            assertEquals("3", driver.findElement(By.id("max_tokens")).getDomProperty("value"));
+            assertTrue(driver.findElement(By.id("model")).getText().isEmpty(), "/v1/models needs the key");
+            setValue(driver, "apikey", "page-key");
+            driver.findElement(By.id("system")).click();                  // leaving the field saves the key
+            wait.until(d -> !d.findElement(By.id("model")).getText().isEmpty());
+            driver.findElement(By.id("prompt")).sendKeys("Hello");
+            driver.findElement(By.id("send")).click();
+            wait.until(d -> !d.findElements(By.cssSelector(".msg.assistant.done")).isEmpty());
+            assertTrue(driver.findElements(By.cssSelector(".msg.error")).isEmpty(), "no error shown");
+            assertTrue(driver.findElement(By.id("status")).getText().contains("finished: length"));
+        } finally {
+            driver.quit();
+        }
+    }
+
+    @Test
+    void uploadAnImageSendAPromptSeeTheAnswerStreamAndStopOne(@TempDir Path profile) throws Exception {
         ServerGoldenTest.Case golden = ServerGoldenTest.goldenCase("dog_a__en");
         try (TestServer server = new TestServer()) {
-            WebDriver driver = new ChromeDriver(service, options);
+            WebDriver driver = browser(profile);
             try {
                 driver.get(server.server.url());
                 WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(60));

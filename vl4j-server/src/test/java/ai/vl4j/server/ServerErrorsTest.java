@@ -127,10 +127,19 @@ class ServerErrorsTest {
 
     @Test
     void malformedJson() {
-        JsonNode e = badChat("{\"messages\": [", null, "not valid JSON");
+        JsonNode e = badChat("{\"messages\": [", null, "not valid JSON: the JSON ends before the array opened at line 1, column 14");
         assertEquals("invalid_request_error", e.get("type").asText());
         badChat("", null, "JSON");
         badChat("[1, 2]", null, "JSON object");
+        badChat("{\"messages\": [{\"role\": \"user\",\n \"content\": \"hi\"]}", null,
+                "']' where '}' should close the object opened at line 1, column 15 at line 2, column 17");
+        badChat("{\"messages\": []} {}", null, "more content after the end of the JSON value");
+        for (String bad : List.of("{\"a\": tru}", "{\"a\": [1}", "[".repeat(2000), "{\"a\": \"\u0001\"}")) {
+            String message = server.post("/v1/chat/completions", bad).json().get("error").get("message").asText();
+            for (String internal : List.of("Source:", "REDACTED", "StreamReadConstraints", "`")) {
+                assertFalse(message.contains(internal), bad + " → " + message);
+            }
+        }
     }
 
     @Test
@@ -198,13 +207,35 @@ class ServerErrorsTest {
                 "messages[0].content[0].image_url.url", "image");
     }
 
+    /** 413 naming the flag, for a data URI and for a download (which is not read beyond the limit). */
     @Test
     void imageOverTheByteLimit() {
-        JsonNode e = badChat(TestServer.request("hi", 4, TestServer.dataUri(TestServer.IMAGES.resolve("dog_a.png"))),
-                "messages[0].content[0].image_url.url", "over the limit of " + BYTE_LIMIT);
+        JsonNode e = error(server.chat(TestServer.request("hi", 4, TestServer.dataUri(TestServer.IMAGES.resolve("dog_a.png")))), 413,
+                "messages[0].content[0].image_url.url", "over the limit of " + BYTE_LIMIT + " bytes (--max-image-mb 0.14)");
         assertEquals("image_too_large", e.get("code").asText());
-        badChat(TestServer.request("hi", 4, imageBase + "/endless"), "messages[0].content[0].image_url.url",
-                "over the limit of " + BYTE_LIMIT);
+        error(server.chat(TestServer.request("hi", 4, imageBase + "/endless")), 413, "messages[0].content[0].image_url.url",
+                "the image is more than " + BYTE_LIMIT + " bytes, over the limit of " + BYTE_LIMIT + " bytes (--max-image-mb 0.14)");
+    }
+
+    /** Truncated copies of every supported format: 400, with the message the CLI gives for the same file. */
+    @Test
+    void truncatedImagesInEveryFormat() throws IOException {
+        try (var files = Files.list(ai.vl4j.Fixtures.TESTDATA.resolve("formats"))) {
+            for (Path f : files.filter(f -> !f.toString().endsWith(".json")).sorted().toList()) {
+                byte[] whole = Files.readAllBytes(f);
+                byte[] cut = java.util.Arrays.copyOf(whole, whole.length * 3 / 4);
+                String param = "messages[0].content[0].image_url.url";
+                String cli = assertThrowsMessage(() -> ai.vl4j.image.ImageLoader.decode(cut, param));
+                JsonNode e = badChat(TestServer.request("hi", 2, "data:image/png;base64," + Base64.getEncoder().encodeToString(cut)), param,
+                        "file is truncated");
+                assertEquals(cli, e.get("message").asText(), f.toString());
+                assertEquals("invalid_image", e.get("code").asText());
+            }
+        }
+    }
+
+    private static String assertThrowsMessage(org.junit.jupiter.api.function.Executable decode) {
+        return org.junit.jupiter.api.Assertions.assertThrows(ai.vl4j.InvalidInputException.class, decode).getMessage();
     }
 
     /** A 60000 × 60000 PNG of a few hundred bytes: refused from its header, before any pixel is decoded. */
@@ -242,6 +273,10 @@ class ServerErrorsTest {
         assertEquals(200, reply.status(), reply.body());
         JsonNode usage = reply.json().get("usage");
         assertTrue(usage.get("total_tokens").asInt() <= 16384, usage.toString());
+        int budget = 16384 - usage.get("prompt_tokens").asInt();
+        assertEquals("max_tokens 1000000 was clipped to " + budget + ": the model's context holds 16384 tokens and the prompt takes "
+                + usage.get("prompt_tokens").asInt(), reply.json().get("notes").get(0).asText());
+        assertFalse(server.chat(TestServer.request("hi", 2)).json().has("notes"));
     }
 
     @Test
@@ -297,7 +332,11 @@ class ServerErrorsTest {
     @Test
     void unknownEndpointsAndMethods() {
         assertEquals("not_found", error(server.get("/v1/nothing"), 404, null, "not found").get("code").asText());
-        error(server.get("/v1/chat/completions"), 404, null, "not found");
+        TestServer.Reply wrong = server.get("/v1/chat/completions");
+        assertEquals("method_not_allowed", error(wrong, 405, null, "GET is not allowed on /v1/chat/completions").get("code").asText());
+        assertEquals("POST", wrong.allow());
+        assertEquals("GET", server.post("/health", "{}").allow());
+        assertEquals(405, server.post("/v1/models", "{}").status());
     }
 
     @Test
@@ -306,8 +345,13 @@ class ServerErrorsTest {
                 10_000, 1000, 0))) {
             TestServer.Reply r = small.chat(TestServer.request("x".repeat(20_000), 2));
             assertTrue(r.status() == 413, r.status() + " " + r.body());
-            assertTrue(r.json().get("error").get("message").isTextual());
+            assertEquals("the request body is over the limit of 10000 bytes", r.json().get("error").get("message").asText());
         }
+        // by default the limit follows from --max-image-mb: the images the context can take, and 1 MB of text
+        long limit = ServerConfig.requestBytesFor(BYTE_LIMIT, 28);
+        TestServer.Reply r = server.chat(TestServer.request("x".repeat((int) limit), 2));
+        error(r, 413, null, "the request body is over the limit of " + limit + " bytes (room for 28 images of --max-image-mb 0.14 as data "
+                + "URIs, which is what the model's context of 16384 tokens can take, and 1 MB of text)");
     }
 
     /** A valid PNG header (IHDR) claiming width × height, with a tiny zero-filled IDAT for the first rows only. */

@@ -72,8 +72,8 @@ final class TestServer implements AutoCloseable {
         return URI.create(server.url()).resolve(path);
     }
 
-    /** A response: status, headers' Retry-After, body. */
-    record Reply(int status, String body, String retryAfter, String contentType) {
+    /** A response: status, headers' Retry-After and Allow, body. */
+    record Reply(int status, String body, String retryAfter, String contentType, String allow) {
         JsonNode json() {
             try {
                 return JSON.readTree(body);
@@ -100,7 +100,7 @@ final class TestServer implements AutoCloseable {
         try {
             HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
             return new Reply(r.statusCode(), r.body(), r.headers().firstValue("Retry-After").orElse(null),
-                    r.headers().firstValue("Content-Type").orElse(""));
+                    r.headers().firstValue("Content-Type").orElse(""), r.headers().firstValue("Allow").orElse(null));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
