@@ -6,6 +6,9 @@ import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.llm.TrainingTape;
 import ai.vl4j.train.data.TrainingSample;
 import ai.vl4j.vlm.DeepSeekVl;
+import ai.vl4j.vision.HybridVisionTower;
+import ai.vl4j.vision.SigLipVit;
+import ai.vl4j.vision.VisionTower;
 import ai.vl4j.vlm.MlpAligner;
 import java.util.ArrayList;
 import java.util.List;
@@ -71,6 +74,22 @@ public final class Objective {
         return total / batchSupervised;
     }
 
+    /**
+     * The tower's features with SigLIP's pass kept on tape: the 1.3B tower is SigLIP; the 7B hybrid tower runs SAM-B
+     * forward only (frozen in every stage) and SigLIP on the low-resolution image.
+     */
+    private float[][] trainingFeatures(float[] pixels, SigLipVit.Tape tape) {
+        VisionTower tower = vl.visionTower();
+        if (tower instanceof HybridVisionTower hybrid) {
+            return new float[][] {hybrid.sam().forward(pixels), hybrid.siglip().forward(hybrid.lowResolution(pixels), tape)};
+        }
+        return new float[][] {((SigLipVit) tower).forward(pixels, tape)};
+    }
+
+    private SigLipVit siglip() {
+        return vl.visionTower() instanceof HybridVisionTower hybrid ? hybrid.siglip() : (SigLipVit) vl.visionTower();
+    }
+
     /** Whether any parameter of the vision tower trains (then its features are computed afresh, never cached). */
     private boolean towerTrains() {
         for (ai.vl4j.nn.Parameter p : vl.visionTower().parameters()) {
@@ -92,11 +111,19 @@ public final class Objective {
         float[] x = llm.embed(ids);
         List<TrainingSample.ImageSpan> spans = sample.imageSpans();
         List<MlpAligner.Tape> alignerTapes = new ArrayList<>();
+        List<SigLipVit.Tape> towerTapes = new ArrayList<>();
+        boolean towerTrains = backward && towerTrains();
         for (int i = 0; i < spans.size(); i++) {
             TrainingSample.ImageSpan span = spans.get(i);
             int image = i;
-            float[][] features = towerTrains() ? vl.visionFeatures(sample.pixels(image))
-                    : this.features.get(sample.images().get(image), () -> vl.visionFeatures(sample.pixels(image)));
+            float[][] features;
+            if (towerTrains) {
+                SigLipVit.Tape towerTape = new SigLipVit.Tape();
+                features = trainingFeatures(sample.pixels(image), towerTape);
+                towerTapes.add(towerTape);
+            } else {
+                features = this.features.get(sample.images().get(image), () -> vl.visionFeatures(sample.pixels(image)));
+            }
             MlpAligner.Tape tape = backward ? new MlpAligner.Tape() : null;
             float[] rows = vl.aligner().forward(features, span.end() - span.start(), tape);
             System.arraycopy(rows, 0, x, span.start() * h, rows.length);
@@ -134,7 +161,10 @@ public final class Objective {
             TrainingSample.ImageSpan span = spans.get(i);
             java.util.Arrays.fill(tokenRow, span.start(), span.end(), false);
             float[] dRows = java.util.Arrays.copyOfRange(dx, span.start() * h, span.end() * h);
-            vl.aligner().backward(alignerTapes.get(i), dRows, false);
+            float[][] dFeatures = vl.aligner().backward(alignerTapes.get(i), dRows, towerTrains);
+            if (towerTrains) {             // SigLIP's map is the last (the hybrid tower's low-resolution one)
+                siglip().backward(towerTapes.get(i), dFeatures[dFeatures.length - 1]);
+            }
         }
         llm.embedding().backward(ids, dx, tokenRow);
         return loss;

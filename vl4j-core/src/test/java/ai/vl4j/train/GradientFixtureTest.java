@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class GradientFixtureTest {
 
     static Stream<Path> cases() {
-        return TrainFixtures.cases("stage1", "stage2", "lora");
+        return TrainFixtures.cases("stage1", "stage2", "stage3", "lora");
     }
 
     @ParameterizedTest(name = "{0}")

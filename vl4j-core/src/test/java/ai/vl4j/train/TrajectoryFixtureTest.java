@@ -26,7 +26,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class TrajectoryFixtureTest {
 
     static Stream<Path> cases() {
-        return TrainFixtures.cases("stage1", "stage2", "lora");
+        return TrainFixtures.cases("stage1", "stage2", "stage3", "lora");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -89,13 +89,19 @@ class TrajectoryFixtureTest {
                     got = view.of(p.values());
                     start = view.of(init);
                 }
+                // the key third of a SigLIP qkv bias has zero gradient in exact arithmetic: rule 2 only (README §9)
+                int keyFrom = key.endsWith("attn.qkv.bias") ? ref.length / 3 : 0;
+                int keyTo = key.endsWith("attn.qkv.bias") ? 2 * ref.length / 3 : 0;
                 double update = 0;
                 double error = 0;
                 double worst = 0;
                 for (int i = 0; i < ref.length; i++) {
+                    worst = Math.max(worst, Math.abs(got[i] - ref[i]));
+                    if (i >= keyFrom && i < keyTo) {
+                        continue;
+                    }
                     update += (ref[i] - start[i]) * (ref[i] - start[i]);
                     error += (got[i] - ref[i]) * (got[i] - ref[i]);
-                    worst = Math.max(worst, Math.abs(got[i] - ref[i]));
                 }
                 assertTrue(Math.sqrt(error) <= updateRtol * Math.sqrt(update), key + ": update off by " + Math.sqrt(error) + " against "
                         + Math.sqrt(update) + " (rule 1)");
