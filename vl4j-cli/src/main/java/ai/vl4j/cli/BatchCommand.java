@@ -1,8 +1,8 @@
 package ai.vl4j.cli;
 
 import ai.vl4j.generate.SamplingOptions;
-import ai.vl4j.server.BatchScheduler;
 import ai.vl4j.server.Completion;
+import ai.vl4j.server.LocalEngine;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.vlm.DeepSeekVl;
@@ -17,7 +17,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -27,7 +26,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code vl4j batch}: every request of a folder of images or a JSONL file answered into a results file, through
- * the server's continuous batching ({@link BatchScheduler}: up to --max-batch sequences decode together, a new
+ * the server's continuous batching ({@link LocalEngine}: up to --max-batch sequences decode together, a new
  * request's images are encoded and its prompt run between their steps). Requests are prepared (images decoded,
  * prompts tokenized) on virtual threads a batch ahead of the scheduler, each waits for its answer on its own
  * virtual thread and appends its result line as soon as it is done. A request that fails is recorded as its line's
@@ -95,9 +94,13 @@ final class BatchCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             try (DeepSeekVl vl = model.load(quantType, compute.kvPrecision())) {
                 double loadSeconds = (System.nanoTime() - t0) / 1e9;
-                BatchRequests prepare = new BatchRequests(vl, requests.base(), prompt != null ? prompt
+                LocalEngine engine = new LocalEngine(vl, maxBatch, maxBatch, 0);
+                BatchRequests prepare = new BatchRequests(engine, requests.base(), prompt != null ? prompt
                         : requests.folder() ? DEFAULT_PROMPT : null, system == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : system, defaults);
-                Tally tally = run(vl, requests, part, results, prepare, plan);
+                Tally tally;
+                try (engine) {
+                    tally = run(engine, requests, part, results, prepare, plan);
+                }
                 summary(plan, tally, loadSeconds, tally.seconds);
             }
         }
@@ -135,7 +138,7 @@ final class BatchCommand implements Callable<Integer> {
         double seconds;
     }
 
-    private Tally run(DeepSeekVl vl, BatchInput requests, BatchInput.Shard part, BatchResults results, BatchRequests prepare,
+    private Tally run(LocalEngine engine, BatchInput requests, BatchInput.Shard part, BatchResults results, BatchRequests prepare,
                       Plan plan) throws InterruptedException {
         // a batch decoding and as many more prepared and waiting, so the next prefill never waits for an image to decode
         int ahead = maxBatch;
@@ -146,34 +149,32 @@ final class BatchCommand implements Callable<Integer> {
         bar.update(label, 0, plan.todo);
         long start = System.nanoTime();
         AtomicReference<RuntimeException> fatal = new AtomicReference<>();
-        try (BatchScheduler scheduler = new BatchScheduler(vl, maxBatch, ahead, 0)) {
-            requests.forEach(r -> {
-                if (!part.takes(r.position()) || results.finished().contains(r.id()) || fatal.get() != null) {
-                    return;
-                }
-                slots.acquireUninterruptibly();
-                Thread.ofVirtual().name("vl4j-batch-" + r.id()).start(() -> {
-                    try {
-                        Map<String, Object> line = answer(scheduler, prepare, r);
-                        results.append(line);
-                        if (line.get("error") == null) {
-                            tally.answered.incrementAndGet();
-                            tally.promptTokens.addAndGet(((Number) line.get("prompt_tokens")).longValue());
-                            tally.completionTokens.addAndGet(((Number) line.get("completion_tokens")).longValue());
-                        } else {
-                            tally.failed.incrementAndGet();
-                            bar.note("vl4j: " + r.id() + ": " + line.get("error"));
-                        }
-                        bar.update(label, tally.answered.get() + tally.failed.get(), plan.todo);
-                    } catch (RuntimeException e) {
-                        fatal.compareAndSet(null, e);    // the results file cannot be written: the job ends
-                    } finally {
-                        slots.release();
+        requests.forEach(r -> {
+            if (!part.takes(r.position()) || results.finished().contains(r.id()) || fatal.get() != null) {
+                return;
+            }
+            slots.acquireUninterruptibly();
+            Thread.ofVirtual().name("vl4j-batch-" + r.id()).start(() -> {
+                try {
+                    Map<String, Object> line = answer(engine, prepare, r);
+                    results.append(line);
+                    if (line.get("error") == null) {
+                        tally.answered.incrementAndGet();
+                        tally.promptTokens.addAndGet(((Number) line.get("prompt_tokens")).longValue());
+                        tally.completionTokens.addAndGet(((Number) line.get("completion_tokens")).longValue());
+                    } else {
+                        tally.failed.incrementAndGet();
+                        bar.note("vl4j: " + r.id() + ": " + line.get("error"));
                     }
-                });
+                    bar.update(label, tally.answered.get() + tally.failed.get(), plan.todo);
+                } catch (RuntimeException e) {
+                    fatal.compareAndSet(null, e);    // the results file cannot be written: the job ends
+                } finally {
+                    slots.release();
+                }
             });
-            slots.acquire(maxBatch + ahead);             // every request answered
-        }
+        });
+        slots.acquire(maxBatch + ahead);                 // every request answered
         if (fatal.get() != null) {
             throw fatal.get();
         }
@@ -183,7 +184,7 @@ final class BatchCommand implements Callable<Integer> {
     }
 
     /** One request through the scheduler: its result line (an answer, or the error that stopped it). */
-    private static Map<String, Object> answer(BatchScheduler scheduler, BatchRequests prepare, BatchInput.Request r) {
+    private static Map<String, Object> answer(LocalEngine engine, BatchRequests prepare, BatchInput.Request r) {
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("id", r.id());
         Completion job;
@@ -194,24 +195,19 @@ final class BatchCommand implements Callable<Integer> {
                     ? e.getMessage() : Main.oneLine(e));
         }
         try {
-            while (!scheduler.submit(job)) {             // not expected: the slots keep within the queue's size
-                Thread.sleep(50);
+            engine.submit(job);
+            Completion.Event e = LocalEngine.result(job);
+            if (e instanceof Completion.Failed f) {
+                return failed(line, f.message());
             }
-            while (true) {
-                Completion.Event e = job.next(1, TimeUnit.MINUTES);
-                if (e instanceof Completion.Done done) {
-                    line.put("text", done.text());
-                    line.put("completion_token_ids", done.tokenIds());
-                    line.put("prompt_tokens", done.promptTokens());
-                    line.put("completion_tokens", done.completionTokens());
-                    line.put("finish_reason", done.finishReason());
-                    line.put("error", null);
-                    return line;
-                }
-                if (e instanceof Completion.Failed f) {
-                    return failed(line, f.message());
-                }
-            }
+            Completion.Done done = (Completion.Done) e;
+            line.put("text", done.text());
+            line.put("completion_token_ids", done.tokenIds());
+            line.put("prompt_tokens", done.promptTokens());
+            line.put("completion_tokens", done.completionTokens());
+            line.put("finish_reason", done.finishReason());
+            line.put("error", null);
+            return line;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             job.cancel();

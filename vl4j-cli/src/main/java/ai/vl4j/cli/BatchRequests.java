@@ -6,9 +6,9 @@ import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.server.ChatRequest;
 import ai.vl4j.server.Completion;
+import ai.vl4j.server.LocalEngine;
 import ai.vl4j.text.Message;
 import ai.vl4j.vlm.DeepSeekVl;
-import ai.vl4j.vlm.Prompt;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
@@ -27,14 +27,16 @@ import java.util.List;
  * JSONL file's folder; {@code data:} URIs and {@code file:} URIs work too.
  */
 final class BatchRequests {
+    private final LocalEngine engine;
     private final DeepSeekVl vl;
     private final Path base;
     private final String defaultPrompt;     // the folder's prompt, and a line's when it has neither prompt nor messages
     private final String system;
     private final SamplingOptions defaults;
 
-    BatchRequests(DeepSeekVl vl, Path base, String defaultPrompt, String system, SamplingOptions defaults) {
-        this.vl = vl;
+    BatchRequests(LocalEngine engine, Path base, String defaultPrompt, String system, SamplingOptions defaults) {
+        this.engine = engine;
+        this.vl = engine.model();
         this.base = base;
         this.defaultPrompt = defaultPrompt;
         this.system = system;
@@ -158,15 +160,7 @@ final class BatchRequests {
     }
 
     private Completion completion(String id, List<Message> messages, String systemPrompt, SamplingOptions options, List<String> stop) {
-        Prompt prompt = vl.prompt(messages, systemPrompt);
-        int context = vl.config().language().maxPositions();
-        int length = prompt.inputIds().length;
-        if (length >= context) {
-            throw new InvalidInputException("the prompt is " + length + " tokens but the model's context holds " + context
-                    + " (images count " + vl.config().chatProcessor().numImageTokens() + " tokens each)");
-        }
-        int budget = Math.min(options.maxNewTokens(), context - length);      // clipped to what fits
-        return new Completion(id, prompt, options.withMaxNewTokens(budget), stop);
+        return engine.completion(id, messages, systemPrompt, options, stop);
     }
 
     private static boolean present(JsonNode node, String field) {

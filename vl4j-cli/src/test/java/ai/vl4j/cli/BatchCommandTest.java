@@ -265,8 +265,8 @@ class BatchCommandTest {
         process.destroyForcibly();                                  // SIGKILL
         assertTrue(process.waitFor(30, TimeUnit.SECONDS));
         assertEquals(137, process.exitValue(), "killed by SIGKILL");
-        String written = Files.readString(out);
-        String kept = written.substring(0, written.lastIndexOf('\n') + 1);     // a line cut off by the kill is redone
+        String content = Files.readString(out);
+        String kept = content.substring(0, content.lastIndexOf('\n') + 1);     // a line cut off by the kill is redone
         long before = kept.lines().count();
         assertTrue(before >= 2 && before < 20, before + " results before the kill");
 

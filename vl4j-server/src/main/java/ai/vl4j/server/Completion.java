@@ -67,7 +67,7 @@ public final class Completion {
         cancelled = true;
     }
 
-    boolean cancelled() {
+    public boolean cancelled() {
         return cancelled;
     }
 }
