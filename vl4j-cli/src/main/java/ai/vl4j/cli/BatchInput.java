@@ -51,7 +51,7 @@ final class BatchInput {
     record Shard(int index, int count) {
         static final Shard ALL = new Shard(1, 1);
 
-        /** "I/N" with 1 <= I <= N. */
+        /** {@code I/N} with {@code 1 <= I <= N}. */
         static Shard parse(String text) {
             if (text == null) {
                 return ALL;
