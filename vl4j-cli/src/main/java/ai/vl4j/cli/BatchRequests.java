@@ -4,6 +4,7 @@ import ai.vl4j.InvalidInputException;
 import ai.vl4j.generate.SamplingOptions;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
+import ai.vl4j.server.ChatMessages;
 import ai.vl4j.server.ChatRequest;
 import ai.vl4j.server.Completion;
 import ai.vl4j.server.LocalEngine;
@@ -81,7 +82,7 @@ final class BatchRequests {
         }
         List<Message> messages;
         if (hasMessages) {
-            messages = request.messages(vl.config().chatProcessor().imageTag(), (url, param) -> image(url, r.where() + ": " + param));
+            messages = ChatMessages.of(request, vl.config().chatProcessor().imageTag(), (url, param) -> image(url, r.where() + ": " + param));
         } else {
             messages = List.of(Message.user(promptText, images(line.get("images"), r.where()).toArray(RgbImage[]::new)));
         }

@@ -4,6 +4,7 @@ import ai.vl4j.InvalidInputException;
 import ai.vl4j.generate.SamplingOptions;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
+import ai.vl4j.server.ChatMessages;
 import ai.vl4j.server.Completion;
 import ai.vl4j.server.LocalEngine;
 import ai.vl4j.text.ChatTemplate;
@@ -85,7 +86,7 @@ final class Requests {
         }
         try {
             var parsed = ai.vl4j.server.ChatRequest.parse(body);
-            List<Message> turns = parsed.messages(engine.model().config().chatProcessor().imageTag(), Requests::image);
+            List<Message> turns = ChatMessages.of(parsed, engine.model().config().chatProcessor().imageTag(), Requests::image);
             SamplingOptions options = new SamplingOptions(parsed.maxTokens() == null ? DEFAULT_MAX_TOKENS : parsed.maxTokens(),
                     parsed.temperature(), parsed.topK(), parsed.topP(), parsed.repetitionPenalty(), parsed.seed());
             String system = parsed.systemPrompt() == null ? ChatTemplate.DEFAULT_SYSTEM_PROMPT : parsed.systemPrompt();

@@ -2,12 +2,15 @@ package ai.vl4j.server;
 
 import ai.vl4j.InvalidInputException;
 import ai.vl4j.generate.SamplingOptions;
+import ai.vl4j.image.RgbImage;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
+import ai.vl4j.text.Role;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
 import io.javalin.http.Context;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -88,8 +91,14 @@ final class ChatHandler {
         return new Completion("chatcmpl-" + UUID.randomUUID().toString().replace("-", ""), prompt, options, request.stop());
     }
 
+    /**
+     * The template's turns: text parts joined, each image part an image tag at its place, so the text around an
+     * image reads as in the official examples ({@code <image_placeholder>Describe this image.}).
+     */
     private List<Message> messages(ChatRequest request) {
-        return request.messages(vl.config().chatProcessor().imageTag(), images::fetch);
+        String tag = vl.config().chatProcessor().imageTag();
+        List<Message> out = ChatMessages.of(request, tag, images::fetch);
+        return out;
     }
 
     private void respond(Context ctx, Completion job, Completion.Event event, long created, long arrived)

@@ -1,8 +1,5 @@
 package ai.vl4j.server;
 
-import ai.vl4j.image.RgbImage;
-import ai.vl4j.text.Message;
-import ai.vl4j.text.Role;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -23,29 +20,23 @@ import java.util.List;
  * @param stop              up to four stop strings
  */
 public record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, float temperature, float topP, int topK,
-                   float repetitionPenalty, Long seed, List<String> stop, boolean stream, boolean includeUsage) {
+                          float repetitionPenalty, Long seed, List<String> stop, boolean stream, boolean includeUsage) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     static final int MAX_STOP_STRINGS = 4;
 
     /** One user or assistant message: its parts in order. */
-    public record Turn(boolean user, List<Part> parts) {
+    record Turn(boolean user, List<Part> parts) {
     }
 
-    public sealed interface Part permits Text, Image {
+    sealed interface Part permits Text, Image {
     }
 
-    public record Text(String text) implements Part {
+    record Text(String text) implements Part {
     }
 
     /** An image_url part; param is its JSON path, for error messages. */
-    public record Image(String url, String param) implements Part {
-    }
-
-    /** Turns an image_url part's URL into pixels; param names the part in errors. */
-    @FunctionalInterface
-    public interface ImageSource {
-        RgbImage fetch(String url, String param);
+    record Image(String url, String param) implements Part {
     }
 
     static ChatRequest parse(byte[] body) {
@@ -63,7 +54,7 @@ public record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxToke
         return parse(root);
     }
 
-    /** A request already parsed as JSON (a line of a batch file, say); unknown fields are ignored. */
+    /** A body already parsed as JSON (a line of a batch file, say); unknown fields are ignored. */
     public static ChatRequest parse(JsonNode root) {
         optionalString(root, "model");
         Long n = optionalInteger(root, "n");
@@ -184,37 +175,6 @@ public record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxToke
                 temperature == null ? 0f : temperature.floatValue(), topP == null ? 1f : topP.floatValue(),
                 topK == null ? 50 : topK.intValue(), penalty == null ? 1f : penalty.floatValue(), seed, stop,
                 Boolean.TRUE.equals(stream), includeUsage);
-    }
-
-    /**
-     * The template's turns: text parts joined, each image part an image tag at its place, so the text around an
-     * image reads as in the official examples ({@code <image_placeholder>Describe this image.}).
-     */
-    public List<Message> messages(String imageTag, ImageSource images) {
-        List<Message> out = new ArrayList<>();
-        for (Turn turn : turns) {
-            StringBuilder text = new StringBuilder();
-            List<RgbImage> pictures = new ArrayList<>();
-            boolean lastWasText = false;
-            for (Part part : turn.parts()) {
-                switch (part) {
-                    case Text t -> {
-                        if (lastWasText && !t.text().isEmpty()) {
-                            text.append('\n');
-                        }
-                        text.append(t.text());
-                        lastWasText = true;
-                    }
-                    case Image img -> {
-                        text.append(imageTag);
-                        pictures.add(images.fetch(img.url(), img.param()));
-                        lastWasText = false;
-                    }
-                }
-            }
-            out.add(new Message(turn.user() ? Role.USER : Role.ASSISTANT, text.toString(), pictures));
-        }
-        return out;
     }
 
     /** Number of image parts over all turns. */
