@@ -2,10 +2,8 @@ package ai.vl4j.server;
 
 import ai.vl4j.InvalidInputException;
 import ai.vl4j.generate.SamplingOptions;
-import ai.vl4j.image.RgbImage;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
-import ai.vl4j.text.Role;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -13,7 +11,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -144,29 +141,7 @@ final class ChatHandler {
      */
     private List<Message> messages(ChatRequest request) {
         String tag = vl.config().chatProcessor().imageTag();
-        List<Message> out = new ArrayList<>();
-        for (ChatRequest.Turn turn : request.turns()) {
-            StringBuilder text = new StringBuilder();
-            List<RgbImage> pictures = new ArrayList<>();
-            boolean lastWasText = false;
-            for (ChatRequest.Part part : turn.parts()) {
-                switch (part) {
-                    case ChatRequest.Text t -> {
-                        if (lastWasText && !t.text().isEmpty()) {
-                            text.append('\n');
-                        }
-                        text.append(t.text());
-                        lastWasText = true;
-                    }
-                    case ChatRequest.Image img -> {
-                        text.append(tag);
-                        pictures.add(images.fetch(img.url(), img.param()));
-                        lastWasText = false;
-                    }
-                }
-            }
-            out.add(new Message(turn.user() ? Role.USER : Role.ASSISTANT, text.toString(), pictures));
-        }
+        List<Message> out = ChatMessages.of(request, tag, images::fetch);
         return out;
     }
 

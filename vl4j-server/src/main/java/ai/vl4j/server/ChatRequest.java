@@ -24,8 +24,8 @@ import java.util.List;
  * @param repetitionPenalty vl4j extension, default 1
  * @param stop              up to four stop strings
  */
-record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, float temperature, float topP, int topK,
-                   float repetitionPenalty, Long seed, List<String> stop, boolean stream, boolean includeUsage) {
+public record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, float temperature, float topP, int topK,
+                          float repetitionPenalty, Long seed, List<String> stop, boolean stream, boolean includeUsage) {
 
     static final int MAX_STOP_STRINGS = 4;
 
@@ -74,7 +74,8 @@ record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, flo
         return parse(root);
     }
 
-    static ChatRequest parse(JsonNode root) {
+    /** A body already parsed as JSON (a line of a batch file, say); unknown fields are ignored. */
+    public static ChatRequest parse(JsonNode root) {
         optionalString(root, "model");
         Long n = optionalInteger(root, "n");
         if (n != null && n != 1) {
