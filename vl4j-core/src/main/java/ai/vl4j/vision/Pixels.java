@@ -1,12 +1,12 @@
 package ai.vl4j.vision;
 
 /** The input steps both towers share: per-channel normalisation and cutting the image into patches. */
-final class Pixels {
+public final class Pixels {
     private Pixels() {
     }
 
     /** (x − mean_c)/std_c in float32 (torchvision Normalize) on a copy of image [3, side, side]; a plain copy when mean is null. */
-    static float[] normalize(float[] image, int side, float[] mean, float[] std) {
+    public static float[] normalize(float[] image, int side, float[] mean, float[] std) {
         int plane = side * side;
         if (image.length != 3 * plane) {
             throw new IllegalArgumentException("the tower expects [3, " + side + ", " + side + "] pixels, got " + image.length + " values");
@@ -26,7 +26,7 @@ final class Pixels {
      * [3, S, S] -> [(S/P)², 3·P·P]: row (py, px) holds that patch in conv-weight order (c, ky, kx), so the
      * P×P stride-P patch embedding is one matrix product with the conv weight seen as [D, 3·P·P].
      */
-    static float[] patches(float[] image, int side, int patch) {
+    public static float[] patches(float[] image, int side, int patch) {
         int grid = side / patch;
         int rowLen = 3 * patch * patch;
         float[] out = new float[grid * grid * rowLen];
