@@ -22,6 +22,8 @@ public final class Fixtures {
     public static final Path TINY_13B_MODEL = TINY_13B.resolve("model");
     public static final Path TINY_7B = TESTDATA.resolve("tiny-dsvl");
     public static final Path TINY_7B_MODEL = TINY_7B.resolve("model");
+    /** Tiny random-weight SAM in the HF SamModel layout with the official predictor's and generator's outputs. */
+    public static final Path SAM_TINY = TESTDATA.resolve("sam-tiny");
     /** Tolerance of the fixture README §6: |x − ref| ≤ ATOL + RTOL·|ref|. */
     public static final double ATOL = 1e-4;
     public static final double RTOL = 1e-4;
