@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 @Command(name = "vl4j", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "DeepSeek-VL on the JVM.",
         subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
-                TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
+                TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, SegmentCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Progress details, timings and stack traces.")
     boolean verbose;
@@ -33,7 +33,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, chat, serve, pull, list, rm, tokenize, bench, synth, quantize)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, chat, serve, pull, list, rm, tokenize, bench, synth, quantize, segment)");
     }
 
     public static void main(String[] args) {
