@@ -185,7 +185,8 @@ public final class AutomaticMaskGenerator {
     /** The per-mask filters of {@code _process_batch}; null when the mask is dropped. */
     private Candidate filter(MaskDecoder.Output out, int m, double[] point, int[] input, int ch, int cw, int[] crop, int[] image) {
         float iou = out.iou()[m];
-        if (options.predIouThresh() > 0 && !(iou > options.predIouThresh())) {
+        // float32 comparisons, as torch compares a float tensor with a Python number
+        if (options.predIouThresh() > 0 && !(iou > (float) options.predIouThresh())) {
             return null;
         }
         int s = out.side();
@@ -203,7 +204,7 @@ public final class AutomaticMaskGenerator {
             mask[i] = v > Prediction.MASK_THRESHOLD;
         }
         float stability = (float) intersection / (float) union;            // 0/0 = NaN: fails any threshold
-        if (options.stabilityScoreThresh() > 0 && !(stability >= options.stabilityScoreThresh())) {
+        if (options.stabilityScoreThresh() > 0 && !(stability >= (float) options.stabilityScoreThresh())) {
             return null;
         }
         int[] box = Boxes.ofMask(mask, ch, cw);

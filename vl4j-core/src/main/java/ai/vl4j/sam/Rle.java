@@ -75,4 +75,20 @@ public record Rle(int height, int width, int[] counts) {
         }
         return area;
     }
+
+    /** Equal when the size and the runs are. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Rle r && r.height == height && r.width == width && Arrays.equals(r.counts, counts);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * (31 * height + width) + Arrays.hashCode(counts);
+    }
+
+    @Override
+    public String toString() {
+        return "Rle[" + height + "×" + width + ", counts=" + Arrays.toString(counts) + "]";
+    }
 }
