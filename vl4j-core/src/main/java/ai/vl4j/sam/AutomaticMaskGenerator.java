@@ -88,6 +88,10 @@ public final class AutomaticMaskGenerator {
     public interface Listener {
         void batch(int crop, int crops, int pointsDone, int points, float[] iouPredictions);
 
+        /** A crop's image was encoded, taking this many seconds. */
+        default void encoded(int crop, double seconds) {
+        }
+
         Listener NONE = (crop, crops, done, total, iou) -> { };
     }
 
@@ -138,13 +142,14 @@ public final class AutomaticMaskGenerator {
         int[] box = crop.box();
         int ch = crop.height();
         int cw = crop.width();
+        long t0 = System.nanoTime();
         predictor.setImage(cropOf(image, box));
+        listener.encoded(index, (System.nanoTime() - t0) / 1e9);
         int[] input = predictor.inputSize();
         double[][] grid = CropLayers.grid(CropLayers.pointsPerSide(options.pointsPerSide(), options.cropNPointsDownscaleFactor(),
                 crop.layer()));
         int c = predictor.model().config().prompt().hiddenSize();
         PromptEncoder encoder = predictor.model().promptEncoder();
-        float[] dense = encoder.dense(null);
         int[] imageBox = {0, 0, image.width(), image.height()};
         List<Candidate> kept = new ArrayList<>();
         for (int start = 0; start < grid.length; start += options.pointsPerBatch()) {
@@ -157,7 +162,7 @@ public final class AutomaticMaskGenerator {
                 double[] coords = {points[b][0] * ((double) input[1] / cw), points[b][1] * ((double) input[0] / ch)};
                 System.arraycopy(encoder.sparse(coords, new int[] {1}, null), 0, sparse, b * 2 * c, 2 * c);
             }
-            MaskDecoder.Output out = predictor.decode(sparse, batch, 2, dense, true);
+            MaskDecoder.Output out = predictor.decode(sparse, batch, 2, null, true);
             listener.batch(index, crops, start + batch, grid.length, out.iou());
             for (int b = 0; b < batch; b++) {
                 for (int k = 0; k < out.masks(); k++) {

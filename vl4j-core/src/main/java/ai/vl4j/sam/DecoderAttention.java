@@ -10,7 +10,9 @@ import ai.vl4j.tensor.Attention;
  * <pre>
  *   out = out_proj(MultiHead(q_proj(q), k_proj(k), v_proj(v)))       q [nq, C], k and v [nk, C] -> [nq, C]
  * </pre>
- * Batched over prompts: queries and keys of prompt b are rows b·nq .. and b·nk .. of their arrays.
+ * Batched over prompts: queries and keys of prompt b are rows b·nq .. and b·nk .. of their arrays. The projections
+ * are also available apart, so that a side every prompt shares (the image, before the first layer changes it) is
+ * projected once: its rows then serve every prompt (stride 0).
  */
 final class DecoderAttention {
     private final Linear q, k, v, out;   // [I, C] ×3, [C, I]
@@ -28,34 +30,33 @@ final class DecoderAttention {
 
     /** [batch·nq, C] for queries [batch·nq, C], keys and values [batch·nk, C]. */
     float[] forward(float[] queries, float[] keys, float[] values, int batch, int nq, int nk) {
-        float[] qp = project(q, queries, batch * nq);
-        float[] kp = project(k, keys, batch * nk);
-        float[] vp = project(v, values, batch * nk);
-        return attend(qp, kp, vp, batch, nq, nk);
+        return attend(projectQueries(queries, batch * nq), projectKeys(keys, batch * nk), projectValues(values, batch * nk),
+                batch, nq, nk, nq, nk);
     }
 
-    /** As {@link #forward} with keys and values already projected (shared by every prompt: kp, vp [nk, I]). */
-    float[] forwardShared(float[] queries, float[] kp, float[] vp, int batch, int nq, int nk) {
-        return attend(project(q, queries, batch * nq), kp, vp, batch, nq, nk, 0);
+    float[] projectQueries(float[] x, int n) {
+        return project(q, x, n);
     }
 
-    /** k_proj and v_proj of keys and values [n, C]: {kp, vp}, each [n, I]. */
-    float[][] projectKeys(float[] keys, float[] values, int n) {
-        return new float[][] {project(k, keys, n), project(v, values, n)};
+    float[] projectKeys(float[] x, int n) {
+        return project(k, x, n);
     }
 
-    private float[] attend(float[] qp, float[] kp, float[] vp, int batch, int nq, int nk) {
-        return attend(qp, kp, vp, batch, nq, nk, nk);
+    float[] projectValues(float[] x, int n) {
+        return project(v, x, n);
     }
 
-    /** keyStride: rows between prompts' keys (nk, or 0 when all prompts share them). */
-    private float[] attend(float[] qp, float[] kp, float[] vp, int batch, int nq, int nk, int keyStride) {
+    /**
+     * out_proj of the attention of projected queries qp, keys kp and values vp [·, I]; prompt b's queries start at row
+     * b·queryStride and its keys and values at b·keyStride (0: one set shared by all prompts). [batch·nq, C].
+     */
+    float[] attend(float[] qp, float[] kp, float[] vp, int batch, int nq, int nk, int queryStride, int keyStride) {
         int hd = internal / heads;
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[] mixed = new float[batch * nq * internal];
         for (int b = 0; b < batch; b++) {
             Attention.multiHead(
-                    new Attention.Operand(qp, internal, b * nq * internal),
+                    new Attention.Operand(qp, internal, b * queryStride * internal),
                     new Attention.Operand(kp, internal, b * keyStride * internal),
                     new Attention.Operand(vp, internal, b * keyStride * internal),
                     new Attention.Operand(mixed, internal, b * nq * internal),

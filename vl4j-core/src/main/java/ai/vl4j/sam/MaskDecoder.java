@@ -81,6 +81,33 @@ public final class MaskDecoder {
     }
 
     /**
+     * What the decoder computes from the image and the dense embedding alone, shared by every prompt that uses
+     * them: src = image + dense, and the first layer's projections of it.
+     */
+    public static final class ImageContext {
+        private final TwoWayTransformer.ImageSide side;
+        private final int grid;
+
+        private ImageContext(TwoWayTransformer.ImageSide side, int grid) {
+            this.side = side;
+            this.grid = grid;
+        }
+    }
+
+    /**
+     * The context of an image embedding [E², C] (channels-last), its PE [E², C] and a dense prompt embedding [E², C].
+     */
+    public ImageContext context(float[] image, float[] pe, float[] dense, int side) {
+        int e2 = side * side;
+        int c = cfg.hiddenSize();
+        float[] src = new float[e2 * c];                        // [E², C]
+        for (int i = 0; i < src.length; i++) {
+            src[i] = image[i] + dense[i];
+        }
+        return new ImageContext(transformer.imageSide(src, pe, e2), side);
+    }
+
+    /**
      * Masks of a batch of prompts on one image.
      *
      * @param image  image embedding [E², C]
@@ -89,7 +116,13 @@ public final class MaskDecoder {
      * @param dense  dense prompt embedding [E², C], the same for every prompt
      */
     public Output predict(float[] image, float[] pe, float[] sparse, int batch, int n, float[] dense, int side, boolean multimask) {
+        return predict(context(image, pe, dense, side), sparse, batch, n, multimask);
+    }
+
+    /** Masks of a batch of prompts [batch·n, C] on an image context. */
+    public Output predict(ImageContext context, float[] sparse, int batch, int n, boolean multimask) {
         int c = cfg.hiddenSize();
+        int side = context.grid;
         int e2 = side * side;
         int head = 1 + cfg.maskTokens();
         int t = head + n;
@@ -98,15 +131,8 @@ public final class MaskDecoder {
             System.arraycopy(outputTokens, 0, tokens, b * t * c, head * c);
             System.arraycopy(sparse, b * n * c, tokens, (b * t + head) * c, n * c);
         }
-        float[] src = new float[batch * e2 * c];               // [B, E², C]
-        for (int i = 0; i < e2 * c; i++) {
-            src[i] = image[i] + dense[i];
-        }
-        for (int b = 1; b < batch; b++) {
-            System.arraycopy(src, 0, src, b * e2 * c, e2 * c);
-        }
         float[] queries = tokens.clone();
-        transformer.forward(queries, src, tokens, pe, batch, t, e2);
+        float[] src = transformer.forward(context.side, queries, tokens, batch, t);    // [B, E², C]
 
         int first = multimask ? 1 : 0;
         int count = multimask ? cfg.multimaskOutputs() : 1;

@@ -15,6 +15,7 @@ public final class SamPredictor {
     private float[] embedding;     // [E², C]
     private int height, width;     // original image
     private int inputH, inputW;    // resized, before padding
+    private MaskDecoder.ImageContext noMask;   // the decoder's image side without a mask input, made at first use
 
     /**
      * A checked prompt, its coordinates transformed to the model's input frame (before the +0.5 of the prompt
@@ -50,6 +51,7 @@ public final class SamPredictor {
     public void setEmbedding(float[] imageEmbedding, int h, int w) {
         int[] input = SamTransforms.preprocessShape(h, w, sam.imageSize());
         this.embedding = imageEmbedding;
+        this.noMask = null;
         this.height = h;
         this.width = w;
         this.inputH = input[0];
@@ -94,21 +96,35 @@ public final class SamPredictor {
     /** The masks of an already checked prompt. */
     public Prediction predict(Prompt prompt, boolean multimask) {
         requireImage();
-        PromptEncoder encoder = sam.promptEncoder();
-        float[] sparse = encoder.sparse(prompt.coords(), prompt.labels(), prompt.box());
-        float[] dense = encoder.dense(prompt.maskInput());
+        float[] sparse = sam.promptEncoder().sparse(prompt.coords(), prompt.labels(), prompt.box());
         int n = PromptEncoder.sparseCount(prompt.points(), prompt.box() != null);
-        MaskDecoder.Output out = decode(sparse, 1, n, dense, multimask);
+        MaskDecoder.Output out = decode(sparse, 1, n, prompt.maskInput(), multimask);
         float[] logits = SamTransforms.postprocess(out.lowRes(), out.masks(), out.side(), sam.imageSize(), inputH, inputW, height, width);
         return new Prediction(out.masks(), height, width, logits, out.iou(), out.lowRes(), out.side());
     }
 
-    /** The decoder on prompt tokens [batch·n, C] that share the dense embedding [E², C]. */
-    public MaskDecoder.Output decode(float[] sparse, int batch, int n, float[] dense, boolean multimask) {
+    /**
+     * The decoder on a batch of prompts: sparse tokens [batch·n, C] and one mask input [s·s] (or null) for all. Without
+     * a mask input the image's side of the decoder is computed once per image and reused.
+     */
+    public MaskDecoder.Output decode(float[] sparse, int batch, int n, float[] maskInput, boolean multimask) {
         requireImage();
+        MaskDecoder.ImageContext context;
+        if (maskInput == null) {
+            if (noMask == null) {
+                noMask = context(null);
+            }
+            context = noMask;
+        } else {
+            context = context(maskInput);
+        }
+        return sam.maskDecoder().predict(context, sparse, batch, n, multimask);
+    }
+
+    private MaskDecoder.ImageContext context(float[] maskInput) {
         PromptEncoder encoder = sam.promptEncoder();
-        return sam.maskDecoder().predict(embedding, encoder.imagePositionalEncoding(), sparse, batch, n, dense,
-                encoder.config().embeddingSize(), multimask);
+        return sam.maskDecoder().context(embedding, encoder.imagePositionalEncoding(), encoder.dense(maskInput),
+                encoder.config().embeddingSize());
     }
 
     /** Checks a prompt in image pixels and transforms it to the input frame (official {@code apply_coords}). */
