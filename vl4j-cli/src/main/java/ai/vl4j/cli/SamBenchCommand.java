@@ -1,8 +1,6 @@
 package ai.vl4j.cli;
 
 import ai.vl4j.bench.SamBenchmark;
-import ai.vl4j.hub.HubClient;
-import ai.vl4j.hub.ModelResolver;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.sam.AutomaticMaskGenerator;
@@ -69,9 +67,7 @@ final class SamBenchCommand implements Callable<Integer> {
                 stabilityScoreThresh, d.stabilityScoreOffset(), d.boxNmsThresh(), d.cropNLayers(), d.cropNmsThresh(),
                 d.cropOverlapRatio(), d.cropNPointsDownscaleFactor(), d.minMaskRegionArea());
         RgbImage picture = ImageLoader.load(image);
-        DownloadProgress progress = new DownloadProgress(Streams.err(), "pulling " + model);
-        Path folder = new ModelResolver(HubClient.fromEnvironment(Streams.env())).resolve(model, progress);
-        progress.done();
+        Path folder = SegmentCommand.resolve(model);
         PrintStream out = Streams.out();
         try (Sam sam = Sam.load(folder)) {
             SamBenchmark.Report r = SamBenchmark.run(sam, picture, new SamBenchmark.Options(prompts, runs, amg),

@@ -157,6 +157,11 @@ final class SegmentCommand implements Callable<Integer> {
     }
 
     private Path resolveModel() {
+        return resolve(model);
+    }
+
+    /** A SAM model's folder (a local folder, or a Hugging Face id fetched into the cache when missing). */
+    static Path resolve(String model) {
         DownloadProgress progress = new DownloadProgress(Streams.err(), "pulling " + model);
         Path folder = new ModelResolver(HubClient.fromEnvironment(Streams.env())).resolve(model, progress);
         progress.done();

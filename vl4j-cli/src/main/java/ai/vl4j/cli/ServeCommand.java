@@ -1,5 +1,6 @@
 package ai.vl4j.cli;
 
+import ai.vl4j.sam.Sam;
 import ai.vl4j.server.OpenAiServer;
 import ai.vl4j.server.ServerConfig;
 import ai.vl4j.tensor.QuantType;
@@ -56,6 +57,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Memory for the KV caches of finished requests, reused by follow-up turns (default: an eighth of the heap, at most 1024; 0: off).")
     Long prefixCacheMb;
 
+    @Option(names = "--sam-model", paramLabel = "MODEL",
+            description = "Also serve Segment Anything at POST /v1/segment: a SAM checkpoint (HF SamModel layout), folder or ORG/NAME.")
+    String samModel;
+
     @Mixin
     ComputeOptions compute;
 
@@ -70,8 +75,9 @@ final class ServeCommand implements Callable<Integer> {
                 allowPrivateUrls, maxImageMb << 20, maxImagePixels, defaults.maxRequestBytes(), defaults.fetchTimeoutMillis(),
                 prefixCacheMb == null ? defaults.prefixCacheBytes() : prefixCacheMb << 20);
         PrintStream err = Streams.err();
-        try (DeepSeekVl vl = model.load(quant, compute.kvPrecision());
-             OpenAiServer server = OpenAiServer.start(vl, config, err)) {
+        try (Sam sam = samModel == null ? null : Sam.load(SegmentCommand.resolve(samModel));
+             DeepSeekVl vl = model.load(quant, compute.kvPrecision());
+             OpenAiServer server = OpenAiServer.start(vl, config, err, sam, samModel)) {
             running = server;
             Thread hook = new Thread(server::close, "vl4j-shutdown");   // Ctrl-C: finish cleanly, then exit
             Runtime.getRuntime().addShutdownHook(hook);

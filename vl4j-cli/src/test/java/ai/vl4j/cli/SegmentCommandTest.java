@@ -10,15 +10,29 @@ import ai.vl4j.Fixtures;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.safetensors.SafetensorsFile;
+import ai.vl4j.safetensors.SafetensorsWriter;
 import ai.vl4j.tensor.Tensor;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.lang.foreign.Arena;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -212,6 +226,52 @@ class SegmentCommandTest {
         }
     }
 
+    /** {@code vl4j serve --sam-model}: POST /v1/segment answers as {@code vl4j segment --json} does. */
+    @Test
+    void serveWithASamModelAnswersAsSegmentDoes() throws Exception {
+        String img = image("dog_150x97");
+        CliTest.Result cli = segment(List.of("segment", "-m", MODEL, "-i", img, "--point", "40,60,1", "--box", "10,20,80,140", "--json"));
+        assertEquals(0, cli.code(), cli.err());
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CompletableFuture<Integer> serve = CompletableFuture.supplyAsync(() -> Main.execute(
+                new String[] {"serve", "--model", Fixtures.TINY_13B_MODEL.toString(), "--sam-model", MODEL, "--port", "0"},
+                new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8)));
+        try {
+            String url = null;
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (url == null && System.nanoTime() < deadline && !serve.isDone()) {
+                Matcher m = Pattern.compile("serving .* at (http://\\S+/)").matcher(err.toString(StandardCharsets.UTF_8));
+                url = m.find() ? m.group(1) : null;
+                Thread.sleep(20);
+            }
+            assertTrue(url != null, "serve printed no URL: " + err);
+            ObjectNode body = CliTest.JSON.createObjectNode();
+            body.put("image", "data:image/png;base64," + Base64.getEncoder().encodeToString(Files.readAllBytes(Path.of(img))));
+            body.putArray("points").addArray().add(40).add(60);
+            body.putArray("labels").add(1);
+            body.putArray("box").add(10).add(20).add(80).add(140);
+            HttpResponse<String> reply = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(url + "v1/segment"))
+                            .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, reply.statusCode(), reply.body());
+            JsonNode served = readTree(reply.body()).get("masks");
+            JsonNode printed = readTree(cli.out()).get("masks");
+            assertEquals(printed.size(), served.size());
+            for (int k = 0; k < served.size(); k++) {
+                assertEquals(printed.get(k).get("rle"), served.get(k).get("rle"), "mask " + k);
+                assertEquals(printed.get(k).get("bbox_xywh"), served.get(k).get("bbox_xywh"), "mask " + k);
+                assertEquals(printed.get(k).get("predicted_iou").asDouble(), served.get(k).get("predicted_iou").asDouble(), 1e-5);
+            }
+        } finally {
+            if (ServeCommand.running != null) {
+                ServeCommand.running.close();
+            }
+        }
+        assertEquals(0, serve.get(30, TimeUnit.SECONDS));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("POST /v1/segment 200"), err.toString());
+    }
+
     /** A bad prompt: exit 2 and one line naming the field and the value; the same command made valid succeeds. */
     @Test
     void badPromptsNameTheFieldAndValueAndTheValidCommandWorks(@TempDir Path dir) throws IOException {
@@ -228,7 +288,7 @@ class SegmentCommandTest {
 
         // a mask input of another model's size, then one of this model's (written by --out)
         Path wrong = dir.resolve("wrong.safetensors");
-        ai.vl4j.safetensors.SafetensorsWriter.write(wrong, List.of(Tensor.ofFloats("mask_input", new float[64 * 64], 1, 64, 64)), Map.of());
+        SafetensorsWriter.write(wrong, List.of(Tensor.ofFloats("mask_input", new float[64 * 64], 1, 64, 64)), Map.of());
         CliTest.Result first = segment(List.of("segment", "-m", MODEL, "-i", img, "--point", "10,20,1", "--out", dir.resolve("out").toString()));
         assertEquals(0, first.code(), first.err());
         assertBad(base, List.of("--mask-input", wrong.toString()), List.of("--mask-input", dir.resolve("out/mask-0.logits.safetensors").toString()),

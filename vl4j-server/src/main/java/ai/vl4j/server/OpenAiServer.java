@@ -1,5 +1,6 @@
 package ai.vl4j.server;
 
+import ai.vl4j.sam.Sam;
 import ai.vl4j.vlm.DeepSeekVl;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.Javalin;
@@ -27,7 +28,7 @@ import java.util.Set;
  * }</pre>
  */
 public final class OpenAiServer implements AutoCloseable {
-    private static final Set<String> PATHS = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions");
+    private static final Set<String> PATHS = Set.of("/", "/health", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/segment");
     private static final long STREAM_IDLE_TIMEOUT_MS = 10 * 60_000;
 
     private final Javalin app;
@@ -44,6 +45,12 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Starts serving vl (which the caller keeps open until this server is closed). */
     public static OpenAiServer start(DeepSeekVl vl, ServerConfig config, PrintStream log) {
+        return start(vl, config, log, null, null);
+    }
+
+    /** As above, and SAM at {@code POST /v1/segment} when sam is not null (kept open by the caller too). */
+    public static OpenAiServer start(DeepSeekVl vl, ServerConfig config, PrintStream log, Sam sam, String samId) {
+        SegmentHandler segment = sam == null ? null : new SegmentHandler(sam, samId, config);
         BatchScheduler scheduler = new BatchScheduler(vl, config.maxBatch(), config.maxQueue(), config.prefixCacheBytes());
         Metrics metrics = new Metrics();
         ChatHandler chat = new ChatHandler(vl, config, scheduler, metrics);
@@ -70,6 +77,9 @@ public final class OpenAiServer implements AutoCloseable {
             });
             c.routes.get("/v1/models", ctx -> json(ctx, ChatResponses.models(config.modelId(), created)));
             c.routes.post("/v1/chat/completions", chat::handle);
+            if (segment != null) {
+                c.routes.post("/v1/segment", segment::handle);
+            }
             c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
             // Javalin's own refusals (no such endpoint, body too large) in the same shape
             c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),
