@@ -119,8 +119,46 @@ public final class MaskDecoder {
         return predict(context(image, pe, dense, side), sparse, batch, n, multimask);
     }
 
-    /** Masks of a batch of prompts [batch·n, C] on an image context. */
+    /**
+     * Masks of a batch of prompts [batch·n, C] on an image context. Large batches run in chunks of at most
+     * {@link #CHUNK_ROWS} image rows (8 prompts of SAM-B's 64² positions): each prompt carries its own copy of the
+     * image through the transformer, and chunks keep those copies to a few tens of MB.
+     */
     public Output predict(ImageContext context, float[] sparse, int batch, int n, boolean multimask) {
+        return predict(context, sparse, batch, n, multimask, CHUNK_ROWS);
+    }
+
+    /** As above with chunks of at most chunkRows image rows (tests force small chunks). */
+    Output predict(ImageContext context, float[] sparse, int batch, int n, boolean multimask, int chunkRows) {
+        int chunk = Math.max(1, chunkRows / (context.grid * context.grid));
+        if (batch <= chunk) {
+            return predictChunk(context, sparse, batch, n, multimask);
+        }
+        int c = cfg.hiddenSize();
+        Output first = null;
+        float[] lowRes = null;
+        float[] iou = null;
+        for (int b0 = 0; b0 < batch; b0 += chunk) {
+            int b = Math.min(chunk, batch - b0);
+            float[] part = new float[b * n * c];
+            System.arraycopy(sparse, b0 * n * c, part, 0, part.length);
+            Output out = predictChunk(context, part, b, n, multimask);
+            if (first == null) {
+                first = out;
+                lowRes = new float[batch * out.masks() * out.side() * out.side()];
+                iou = new float[batch * out.masks()];
+            }
+            int perPrompt = out.masks() * out.side() * out.side();
+            System.arraycopy(out.lowRes(), 0, lowRes, b0 * perPrompt, b * perPrompt);
+            System.arraycopy(out.iou(), 0, iou, b0 * out.masks(), b * out.masks());
+        }
+        return new Output(lowRes, iou, batch, first.masks(), first.side());
+    }
+
+    /** Image rows (prompts × E²) the transformer holds at once. */
+    static final int CHUNK_ROWS = 8 * 64 * 64;
+
+    private Output predictChunk(ImageContext context, float[] sparse, int batch, int n, boolean multimask) {
         int c = cfg.hiddenSize();
         int side = context.grid;
         int e2 = side * side;

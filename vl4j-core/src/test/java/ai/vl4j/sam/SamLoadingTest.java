@@ -1,6 +1,6 @@
 package ai.vl4j.sam;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static ai.vl4j.Fixtures.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -59,7 +59,7 @@ class SamLoadingTest {
     @Test
     void theTiedAliasOfTheGaussianMatrixIsAccepted(@TempDir Path dir) throws IOException {
         Path alias = copy(dir, n -> n.equals("shared_image_embedding.positional_embedding") ? PromptEncoder.SHARED_ALIAS : n, c -> { });
-        assertArrayEquals(somePrediction(MODEL), somePrediction(alias), 1e-5f);
+        assertClose("tied alias", somePrediction(alias), somePrediction(MODEL));
     }
 
     @Test
@@ -74,7 +74,7 @@ class SamLoadingTest {
         Path lean = copy(dir, n -> n, c -> samB.forEach((sub, keys) -> ((ObjectNode) c.get(sub)).remove(keys)));
         assertEquals(SamModelConfig.load(MODEL).toString().replaceAll("\\[I@\\w+", ""),
                 SamModelConfig.load(lean).toString().replaceAll("\\[I@\\w+", ""));
-        assertArrayEquals(somePrediction(MODEL), somePrediction(lean), 1e-5f);
+        assertClose("lean config", somePrediction(lean), somePrediction(MODEL));
     }
 
     @Test
@@ -110,6 +110,37 @@ class SamLoadingTest {
             assertThrows(InvalidInputException.class, () -> p.prompt(new double[][] {{Double.NaN, 3}}, new int[] {1}, null, null));
             // the edges are inside
             assertEquals(1, p.prompt(new double[][] {{50, 40}}, new int[] {0}, new double[] {0, 0, 50, 40}, null).points());
+        }
+    }
+
+    /** A batch decoded in chunks (as large batches are) gives each prompt the masks it gets alone. */
+    @Test
+    void chunkedBatchesEqualPromptsDecodedAlone() {
+        try (Sam sam = Sam.load(MODEL)) {
+            SamPredictor p = new SamPredictor(sam);
+            p.setImage(ImageLoader.load(Fixtures.SAM_TINY.resolve("images/dog_150x97.png")));
+            int c = sam.config().prompt().hiddenSize();
+            int batch = 7;
+            float[] sparse = new float[batch * 2 * c];
+            for (int b = 0; b < batch; b++) {
+                SamPredictor.Prompt prompt = p.prompt(new double[][] {{5 + 13 * b, 10 + 19 * b}}, new int[] {1}, null, null);
+                System.arraycopy(sam.promptEncoder().sparse(prompt.coords(), prompt.labels(), null), 0, sparse, b * 2 * c, 2 * c);
+            }
+            PromptEncoder encoder = sam.promptEncoder();
+            MaskDecoder.ImageContext context = sam.maskDecoder().context(p.imageEmbedding(), encoder.imagePositionalEncoding(),
+                    encoder.dense(null), encoder.config().embeddingSize());
+            int e2 = encoder.config().embeddingSize() * encoder.config().embeddingSize();
+            MaskDecoder.Output whole = sam.maskDecoder().predict(context, sparse, batch, 2, true);
+            MaskDecoder.Output chunked = sam.maskDecoder().predict(context, sparse, batch, 2, true, 3 * e2);   // chunks of 3, 3, 1
+            assertClose("chunked low-res", chunked.lowRes(), whole.lowRes());
+            assertClose("chunked iou", chunked.iou(), whole.iou());
+            for (int b = 0; b < batch; b++) {
+                float[] one = new float[2 * c];
+                System.arraycopy(sparse, b * 2 * c, one, 0, 2 * c);
+                MaskDecoder.Output alone = sam.maskDecoder().predict(context, one, 1, 2, true);
+                float[] slice = java.util.Arrays.copyOfRange(whole.lowRes(), b * alone.lowRes().length, (b + 1) * alone.lowRes().length);
+                assertClose("prompt " + b + " alone", slice, alone.lowRes());
+            }
         }
     }
 }
