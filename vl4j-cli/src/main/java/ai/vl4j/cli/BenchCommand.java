@@ -18,7 +18,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code vl4j bench}: stage timings over repeated runs, and decode speed against the measured roofline. */
-@Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode (SigLIP/CLIP models: zero-shot classification).", sortOptions = false)
+@Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode (SigLIP/CLIP models: zero-shot classification).", sortOptions = false,
+        subcommands = SamBenchCommand.class)
 final class BenchCommand implements Callable<Integer> {
     @Mixin
     ModelOption model;
