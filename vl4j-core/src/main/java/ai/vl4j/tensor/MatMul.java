@@ -32,7 +32,7 @@ public final class MatMul {
         if (kernel != null) {
             Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
         } else {
-            Gemm.multiply(x, n, k, w::rowToFloat, m, bias, out);
+            Gemm.linear(x, n, k, w, bias, out);
         }
     }
 
