@@ -8,8 +8,9 @@ package ai.vl4j.tensor;
  * <p>Two regimes. Decode (up to 8 rows: one sequence, or a batch of sequences) is bound by memory bandwidth:
  * {@link Gemv} (≤ 4 rows), {@link GemvBatch} (5–8) and {@link QuantGemv} (≤ 8) stream each weight row once,
  * widening in registers, and serve every input row from that one pass.
- * Prefill, the vision towers and convolutions (more rows) are bound by arithmetic: {@link Gemm} packs
- * panels of weights once per cache block and runs a register-blocked micro-kernel over all input rows.
+ * Prefill, the vision towers and convolutions (more rows) are bound by arithmetic: they go to the
+ * {@link ComputeBackend} in effect ({@link Backends#active()}): {@link Gemm}'s register-blocked Vector API
+ * kernels, or oneDNN.
  */
 public final class MatMul {
 
@@ -32,7 +33,7 @@ public final class MatMul {
         if (kernel != null) {
             Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
         } else {
-            Gemm.linear(x, n, k, w, bias, out);
+            Backends.active().linear(x, n, w, bias, out);
         }
     }
 
