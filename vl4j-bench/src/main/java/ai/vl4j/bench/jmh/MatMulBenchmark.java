@@ -1,6 +1,7 @@
 package ai.vl4j.bench.jmh;
 
 import ai.vl4j.bench.Roofline;
+import ai.vl4j.tensor.Backends;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.MatMul;
 import ai.vl4j.tensor.Parallel;
@@ -33,7 +34,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code gflops} (2·n·k·m per call), {@code gbytes} (weight bytes read per call) and {@code pct_of_fma_peak}
  * (gflops as a percentage of the f32 FMA peak that {@link Roofline#fmaPeak} measured in the same fork, on the
  * same threads, just before; JMH labels it ops/s). Run with scripts/jmh.sh, e.g.
- * {@code scripts/jmh.sh MatMulBenchmark -p shape=608x2048x5632 -p weights=bf16}.
+ * {@code scripts/jmh.sh MatMulBenchmark -p shape=608x2048x5632 -p weights=bf16 -p backend=java,dnnl}; the Java
+ * kernels' other vector shapes with {@code -jvmArgsAppend -XX:MaxVectorSize=32} (AVX2 on an AVX-512 host) or
+ * {@code 16} (the 128-bit path of NEON hosts), the other register tile with {@code -Dvl4j.gemm.tile=6x3}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -47,6 +50,10 @@ public class MatMulBenchmark {
 
     @Param({"bf16", "f16", "f32", "q8_0", "q4_0"})
     public String weights;
+
+    /** Who multiplies GEMM shapes (GEMV shapes always stream through the Java kernels). */
+    @Param({"java", "dnnl"})
+    public String backend;
 
     /** Work done, reported by JMH per second of the measurement. */
     @AuxCounters(AuxCounters.Type.OPERATIONS)
@@ -84,6 +91,8 @@ public class MatMulBenchmark {
         }
         out = new float[n * m];
         gflopPerCall = 2.0 * n * k * m / 1e9;
+        Backends.select(Backends.Choice.parse(backend));
+        System.out.printf("%n%s%n", Backends.report());
         peakGflops = Roofline.fmaPeak(5);
         System.out.printf("%nf32 FMA peak on %d threads: %.1f GFLOP/s%n", Parallel.threads(), peakGflops);
     }
