@@ -90,6 +90,7 @@ class ComputeBackendTest {
             shapes.add(n >= 608 ? new int[] {n, 37, 29} : new int[] {n, 300, 53});
         }
         shapes.add(new int[] {13, 600, 50});
+        shapes.add(new int[] {130, 300, 531});     // several panels per group, a partial one last; rows past one block of MC
         return shapes;
     }
 
