@@ -3,6 +3,8 @@ package ai.vl4j.cli;
 import ai.vl4j.bench.PipelineBenchmark;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
+import ai.vl4j.tensor.Backends;
+import ai.vl4j.tensor.ComputeBackend;
 import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.vlm.DeepSeekVl;
@@ -69,6 +71,9 @@ final class BenchCommand implements Callable<Integer> {
             } else {
                 print(out, r);
             }
+            if (Streams.verbose()) {
+                err.println(Backends.report());
+            }
         }
         return 0;
     }
@@ -79,6 +84,13 @@ final class BenchCommand implements Callable<Integer> {
         obj.put("threads", Parallel.threads());
         obj.put("quant", quantType == null ? "none" : quantType.id());
         obj.put("kv_cache", compute.kvPrecision().name().toLowerCase(java.util.Locale.ROOT));
+        ComputeBackend backend = Backends.active();
+        obj.put("backend", backend.name());
+        obj.put("backend_detail", backend.describe());
+        if (Backends.dnnlIsa() != null) {
+            obj.put("dnnl_isa", Backends.dnnlIsa());
+            obj.put("dnnl_packed_mb", Backends.dnnlPackedBytes() >> 20);
+        }
         obj.put("lm_prompt_tokens", r.lmTokens());
         obj.put("gen_tokens", r.genTokens());
         obj.put("runs", r.runs());
@@ -115,5 +127,6 @@ final class BenchCommand implements Callable<Integer> {
         r.batchedDecodeTokensPerSecond().forEach((size, tps) ->
                 out.printf("batched decode, %d sequences: %.2f tok/s in all%n", size, tps));
         out.printf("peak heap %d MB, peak RSS %d MB%n", r.peakHeapBytes() >> 20, r.peakRssBytes() >> 20);
+        out.println("products of many rows: " + Backends.active().describe());
     }
 }
