@@ -8,13 +8,13 @@ package ai.vl4j.tensor;
  * <p>Two kernels, and the caller says which its rows need ({@link Regime}). Decode (one new token of each of a
  * few sequences) is bound by memory bandwidth: {@link Gemv} (16-bit and float32 weights) and {@link QuantGemv}
  * stream each weight row once, widening in registers, and serve every input row from that one pass. Prefill, the
- * vision towers and convolutions (many rows) are bound by arithmetic and go to the {@link ComputeBackend} in
- * effect ({@link Backends#active()}): {@link Gemm} packs panels of weights once per cache block and runs a
- * register-blocked micro-kernel over all input rows, or oneDNN does. The Java kernels sum each output in an order
- * that does not depend on the other rows, so a row's result depends only on its kernel: a sequence decoded in a
- * batch gets the bits it gets alone, and a prompt prefilled in pieces (or after a cached prefix) the bits of one
- * whole prefill. oneDNN's blocking may follow the number of rows: there, pieces equal the whole within float32
- * rounding (decode never goes to it).
+ * vision towers and convolutions (many rows) are bound by arithmetic: {@link Gemm} packs panels of weights once
+ * per cache block and runs a register-blocked micro-kernel over all input rows. The Java kernels sum each output
+ * in an order that does not depend on the other rows, so a row's result depends only on its kernel: a sequence
+ * decoded in a batch gets the bits it gets alone, and a prompt prefilled in pieces (or after a cached prefix) the
+ * bits of one whole prefill. So a prompt's rows ({@link Regime#PREFILL}) always take {@link Gemm}; the other
+ * products of many rows (the towers, convolutions, training) go to the {@link ComputeBackend} in effect
+ * ({@link Backends#active()}), which may be oneDNN, whose blocking may follow the number of rows.
  */
 public final class MatMul {
 
@@ -54,6 +54,8 @@ public final class MatMul {
         if (streams(regime, n)) {
             RowKernel kernel = streamingKernel(x, n, k, w);
             Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
+        } else if (regime == Regime.PREFILL) {
+            JavaBackend.INSTANCE.linear(x, n, w, bias, out);    // a prompt's rows: the same bits however it is cut
         } else {
             Backends.active().linear(x, n, w, bias, out);
         }
