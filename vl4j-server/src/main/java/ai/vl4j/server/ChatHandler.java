@@ -90,9 +90,9 @@ final class ChatHandler {
             throw failed.error();
         }
         if (request.stream()) {
-            stream(ctx, job, first, request.includeUsage(), created, arrived, note);
+            stream(ctx, job, first, request, created, arrived, note);
         } else {
-            respond(ctx, job, first, created, arrived, note);
+            respond(ctx, job, first, request, created, arrived, note);
         }
     }
 
@@ -145,7 +145,8 @@ final class ChatHandler {
         return out;
     }
 
-    private void respond(Context ctx, Completion job, Completion.Event event, long created, long arrived, String note)
+    private void respond(Context ctx, Completion job, Completion.Event event, ChatRequest request, long created, long arrived,
+                         String note)
             throws InterruptedException {
         while (!(event instanceof Completion.Done)) {
             if (event instanceof Completion.Failed failed) {
@@ -157,6 +158,9 @@ final class ChatHandler {
         finished(ctx, job, done, arrived);
         ObjectNode body = ChatResponses.completion(job.id, created, config.modelId(), done.text(), done.finishReason(),
                 done.promptTokens(), done.cachedTokens(), done.completionTokens());
+        if (request.returnTokenIds()) {
+            ChatResponses.tokenIds(body, done.tokenIds());
+        }
         if (note != null) {
             body.putArray("notes").add(note);
         }
@@ -174,8 +178,9 @@ final class ChatHandler {
         }
     }
 
-    private void stream(Context ctx, Completion job, Completion.Event event, boolean includeUsage, long created, long arrived,
+    private void stream(Context ctx, Completion job, Completion.Event event, ChatRequest request, long created, long arrived,
                         String note) throws InterruptedException {
+        boolean includeUsage = request.includeUsage();
         ctx.status(200);
         var res = ctx.res();
         res.setContentType("text/event-stream; charset=utf-8");
@@ -195,8 +200,11 @@ final class ChatHandler {
                             sse.data(ChatResponses.write(ChatResponses.chunk(job.id, created, model, null, t.text(), null, includeUsage)));
                     case Completion.Done done -> {
                         finished(ctx, job, done, arrived);
-                        sse.data(ChatResponses.write(ChatResponses.chunk(job.id, created, model, null, null, done.finishReason(),
-                                includeUsage)));
+                        ObjectNode last = ChatResponses.chunk(job.id, created, model, null, null, done.finishReason(), includeUsage);
+                        if (request.returnTokenIds()) {
+                            ChatResponses.tokenIds(last, done.tokenIds());
+                        }
+                        sse.data(ChatResponses.write(last));
                         if (includeUsage) {
                             sse.data(ChatResponses.write(ChatResponses.usageChunk(job.id, created, model, done.promptTokens(), done.cachedTokens(),
                                     done.completionTokens())));
