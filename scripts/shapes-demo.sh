@@ -49,8 +49,7 @@ held_out_before="$("$vl4j" loss -q --model "$out/model" --data "$out/test.jsonl"
 
 echo "== vl4j train: stage 2, $steps steps of 2 samples, peak lr 2e-3"
 start=$(date +%s.%N)
-# the Java kernels: oneDNN copies every trained float32 weight at each product (3x slower on this model)
-VL4J_BACKEND=java "$vl4j" train --model "$out/model" --data "$out/train.jsonl" --stage 2 --steps "$steps" --lr 2e-3 \
+"$vl4j" train --model "$out/model" --data "$out/train.jsonl" --stage 2 --steps "$steps" --lr 2e-3 \
   --warmup-steps $((steps / 10)) --weight-decay 0 --batch-size 2 --seed "${SEED:-7}" --save-dtype f32 \
   --out "$out/trained" --metrics "$out/metrics.jsonl"
 end=$(date +%s.%N)

@@ -66,6 +66,14 @@ final class DnnlBackend implements ComputeBackend {
         return packedBytes;
     }
 
+    /**
+     * Fewer rows than this go to the Java kernels: each call copies its operands into native memory (and widens a
+     * 16-bit weight, or copies a trained one, or a gradient in and out), work proportional to the weight's size that
+     * a product of a few rows does not repay; and each new row count would JIT another primitive (training's
+     * samples differ in length). oneDNN pays off on the vision towers' hundreds to thousands of rows.
+     */
+    static final int MIN_ROWS = 64;
+
     /** True for the weights oneDNN multiplies here: dense float (stored or on the heap). */
     static boolean supports(WeightMatrix w) {
         return w instanceof Tensor t && t.dtype().isFloatWeight() || w instanceof FloatMatrix;
@@ -73,7 +81,7 @@ final class DnnlBackend implements ComputeBackend {
 
     @Override
     public synchronized void linear(float[] x, int n, WeightMatrix w, float[] b, float[] out) {
-        if (!supports(w) || n == 0) {
+        if (!supports(w) || n < MIN_ROWS) {
             JavaBackend.INSTANCE.linear(x, n, w, b, out);
             return;
         }
@@ -91,7 +99,7 @@ final class DnnlBackend implements ComputeBackend {
 
     @Override
     public synchronized void backwardInput(float[] dy, int n, WeightMatrix w, float[] dx) {
-        if (!supports(w) || n == 0) {
+        if (!supports(w) || n < MIN_ROWS) {
             JavaBackend.INSTANCE.backwardInput(dy, n, w, dx);
             return;
         }
@@ -108,7 +116,8 @@ final class DnnlBackend implements ComputeBackend {
 
     @Override
     public synchronized void backwardWeight(float[] dy, float[] x, int n, int m, int k, float[] dw) {
-        if (n == 0) {
+        if (n < MIN_ROWS) {
+            JavaBackend.INSTANCE.backwardWeight(dy, x, n, m, k, dw);
             return;
         }
         // src dyᵀ [m, n] = dy [n, m] read with strides (1, m); weights x [n, k]; dst dw [m, k] += (sum post-op)

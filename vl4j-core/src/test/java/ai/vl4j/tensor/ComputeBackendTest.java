@@ -147,12 +147,13 @@ class ComputeBackendTest {
         Random rnd = new Random(5);
         for (QuantType type : QuantType.values()) {
             WeightMatrix q = QuantizedTensor.quantize(Tensor.ofFloats("w", gaussian(rnd, 40 * 64), 40, 64), type, java.lang.foreign.Arena.ofAuto());
-            Case c = new Case(9, 64, 40, q, gaussian(rnd, 9 * 64), null, gaussian(rnd, 9 * 40), gaussian(rnd, 40 * 64));
+            int n = DnnlBackend.MIN_ROWS + 9;      // enough rows for oneDNN to take a float weight
+            Case c = new Case(n, 64, 40, q, gaussian(rnd, n * 64), null, gaussian(rnd, n * 40), gaussian(rnd, 40 * 64));
             Products java = c.run(JavaBackend.INSTANCE);
-            float[] out = new float[9 * 40];
-            float[] dx = new float[9 * 64];
-            dnnl.linear(c.x, 9, q, null, out);
-            dnnl.backwardInput(c.dy, 9, q, dx);
+            float[] out = new float[n * 40];
+            float[] dx = new float[n * 64];
+            dnnl.linear(c.x, n, q, null, out);
+            dnnl.backwardInput(c.dy, n, q, dx);
             assertArrayEquals(java.out, out, type + " linear");
             assertArrayEquals(java.dx, dx, type + " backwardInput");
         }
