@@ -67,7 +67,7 @@ final class SamBenchCommand implements Callable<Integer> {
                 stabilityScoreThresh, d.stabilityScoreOffset(), d.boxNmsThresh(), d.cropNLayers(), d.cropNmsThresh(),
                 d.cropOverlapRatio(), d.cropNPointsDownscaleFactor(), d.minMaskRegionArea());
         RgbImage picture = ImageLoader.load(image);
-        Path folder = SegmentCommand.resolve(model);
+        Path folder = ModelOption.resolve(model);
         PrintStream out = Streams.out();
         try (Sam sam = Sam.load(folder)) {
             SamBenchmark.Report r = SamBenchmark.run(sam, picture, new SamBenchmark.Options(prompts, runs, amg),

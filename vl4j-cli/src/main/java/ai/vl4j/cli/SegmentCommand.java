@@ -1,8 +1,6 @@
 package ai.vl4j.cli;
 
 import ai.vl4j.InvalidInputException;
-import ai.vl4j.hub.HubClient;
-import ai.vl4j.hub.ModelResolver;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.safetensors.SafetensorsFile;
@@ -157,15 +155,7 @@ final class SegmentCommand implements Callable<Integer> {
     }
 
     private Path resolveModel() {
-        return resolve(model);
-    }
-
-    /** A SAM model's folder (a local folder, or a Hugging Face id fetched into the cache when missing). */
-    static Path resolve(String model) {
-        DownloadProgress progress = new DownloadProgress(Streams.err(), "pulling " + model);
-        Path folder = new ModelResolver(HubClient.fromEnvironment(Streams.env())).resolve(model, progress);
-        progress.done();
-        return folder;
+        return ModelOption.resolve(model);
     }
 
     /** A file for --out: its name and bytes. */

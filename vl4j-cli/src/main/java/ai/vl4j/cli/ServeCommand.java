@@ -105,7 +105,7 @@ final class ServeCommand implements Callable<Integer> {
                 prefixCacheMb == null ? defaults.prefixCacheBytes() : prefixCacheMb << 20, key);
         PrintStream err = Streams.err();
         try (ZeroShotClassifier zs = zeroShotModel == null ? null : ZeroShotClassifier.load(ModelOption.resolve(zeroShotModel));
-             Sam sam = samModel == null ? null : Sam.load(SegmentCommand.resolve(samModel));
+             Sam sam = samModel == null ? null : Sam.load(ModelOption.resolve(samModel));
              DeepSeekVl vl = compute.adapt(model.load(quant, compute.kvPrecision()));
              OpenAiServer server = OpenAiServer.start(vl, zs, zeroShotModel, sam, samModel, config, err)) {
             running = server;
