@@ -25,6 +25,8 @@ public final class Fixtures {
     /** Zero-shot fixtures: a tiny HF SiglipModel and a tiny HF CLIPModel with their expected values. */
     public static final Path ZEROSHOT_SIGLIP = TESTDATA.resolve("zeroshot-tiny");
     public static final Path ZEROSHOT_CLIP = TESTDATA.resolve("zeroshot-clip-tiny");
+    /** Tiny random-weight SAM in the HF SamModel layout with the official predictor's and generator's outputs. */
+    public static final Path SAM_TINY = TESTDATA.resolve("sam-tiny");
     /** Tolerance of the fixture README §6: |x − ref| ≤ ATOL + RTOL·|ref|. */
     public static final double ATOL = 1e-4;
     public static final double RTOL = 1e-4;

@@ -4,6 +4,8 @@ import ai.vl4j.bench.PipelineBenchmark;
 import ai.vl4j.bench.TrainingBenchmark;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
+import ai.vl4j.tensor.Backends;
+import ai.vl4j.tensor.ComputeBackend;
 import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.vlm.DeepSeekVl;
@@ -25,10 +27,11 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code vl4j bench}: stage timings over repeated runs, and decode speed against the measured roofline; with --train,
- * training steps ({@link TrainBench}).
+ * training steps ({@link TrainBench}); {@code bench sam}: SAM.
  */
 @Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode (SigLIP/CLIP models: "
-        + "zero-shot classification; --train: training steps).", sortOptions = false)
+        + "zero-shot classification; --train: training steps).", sortOptions = false,
+        subcommands = SamBenchCommand.class)
 final class BenchCommand implements Callable<Integer> {
     /** Options only inference takes, and options only --train takes (each refused with the other mode). */
     private static final List<String> INFERENCE_ONLY = List.of("--prompt-tokens", "--gen-tokens", "--batch", "--labels", "--quant", "--kv-cache",
@@ -117,6 +120,9 @@ final class BenchCommand implements Callable<Integer> {
             } else {
                 print(out, r);
             }
+            if (Streams.verbose()) {
+                err.println(Backends.report());
+            }
         }
         return 0;
     }
@@ -157,6 +163,13 @@ final class BenchCommand implements Callable<Integer> {
         obj.put("threads", Parallel.threads());
         obj.put("quant", quantType == null ? "none" : quantType.id());
         obj.put("kv_cache", compute.kvPrecision().name().toLowerCase(java.util.Locale.ROOT));
+        ComputeBackend backend = Backends.active();
+        obj.put("backend", backend.name());
+        obj.put("backend_detail", backend.describe());
+        if (Backends.dnnlIsa() != null) {
+            obj.put("dnnl_isa", Backends.dnnlIsa());
+            obj.put("dnnl_packed_mb", Backends.dnnlPackedBytes() >> 20);
+        }
         obj.put("lm_prompt_tokens", r.lmTokens());
         obj.put("gen_tokens", r.genTokens());
         obj.put("runs", r.runs());
@@ -193,5 +206,6 @@ final class BenchCommand implements Callable<Integer> {
         r.batchedDecodeTokensPerSecond().forEach((size, tps) ->
                 out.printf("batched decode, %d sequences: %.2f tok/s in all%n", size, tps));
         out.printf("peak heap %d MB, peak RSS %d MB%n", r.peakHeapBytes() >> 20, r.peakRssBytes() >> 20);
+        out.println("products of many rows: " + Backends.active().describe());
     }
 }

@@ -1,11 +1,12 @@
 package ai.vl4j.cli;
 
+import ai.vl4j.tensor.Backends;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import picocli.CommandLine.Option;
 
-/** --threads, --quant and --kv-cache: how the model computes, shared by the commands that run it. */
+/** --threads, --quant, --kv-cache and --backend: how the model computes, shared by the commands that run it. */
 final class ComputeOptions {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
@@ -36,6 +37,10 @@ final class ComputeOptions {
         return vl;
     }
 
+    @Option(names = "--backend", paramLabel = "B", description = "What multiplies matrices of many rows (prefill, vision): auto "
+            + "(default: oneDNN where libdnnl2 is installed and its kernels fit the CPU, else Java), java or dnnl.")
+    String backend;
+
     /** The --kv-cache precision (F32 unless given). */
     DType kvPrecision() {
         if (kvCache == null || kvCache.equalsIgnoreCase("f32")) {
@@ -47,15 +52,20 @@ final class ComputeOptions {
         throw new IllegalArgumentException("--kv-cache must be f32 or bf16, got " + kvCache);
     }
 
-    /** Checks both options, sets the thread count, and returns the quantization (null: as stored). */
+    /**
+     * Checks the options, sets the thread count, chooses the backend (a oneDNN that cannot load is said in one line
+     * and replaced by Java), and returns the quantization (null: as stored).
+     */
     QuantType apply() {
         QuantType type = quant == null ? null : QuantType.parse(quant);
+        Backends.Choice choice = backend == null ? Backends.defaultChoice() : Backends.Choice.parse(backend);
         if (threads != null) {
             if (threads < 1) {
                 throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
             }
             Parallel.setThreads(threads);
         }
+        Backends.select(choice, Streams.err()::println);
         return type;
     }
 }

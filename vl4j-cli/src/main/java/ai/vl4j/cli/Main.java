@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 @Command(name = "vl4j", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "DeepSeek-VL on the JVM.",
         subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, PullCommand.class, ListCommand.class, RmCommand.class,
-                TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, ClassifyCommand.class, EmbedCommand.class,
+                TokenizeCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, BatchCommand.class, SegmentCommand.class, ClassifyCommand.class, EmbedCommand.class,
                 TrainCommand.class, LossCommand.class, MergeCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT, description = "Progress details, timings and stack traces.")
@@ -34,7 +34,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, chat, serve, pull, list, rm, tokenize, bench, synth, quantize, classify, embed, train, loss, merge)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (run, chat, serve, batch, pull, list, rm, tokenize, bench, synth, quantize, segment, classify, embed, train, loss, merge)");
     }
 
     public static void main(String[] args) {

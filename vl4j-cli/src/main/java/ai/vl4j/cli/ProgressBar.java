@@ -11,6 +11,7 @@ final class ProgressBar {
     private static final long REDRAW_NANOS = 250_000_000L;
     private final PrintStream err;
     private final boolean bytes;      // amounts are bytes (shown as MB/GB with a rate), else plain counts
+    private final String unit;        // counts of this unit, shown with a rate and time left (null: no rate)
     private final boolean enabled;
     private final long started = System.nanoTime();
     private final long quietNanos;    // nothing is drawn before this much time has passed: quick work shows no bar
@@ -25,8 +26,18 @@ final class ProgressBar {
 
     /** A bar that appears only once the work has taken showAfterSeconds. */
     ProgressBar(PrintStream err, boolean bytes, double showAfterSeconds) {
+        this(err, bytes, null, showAfterSeconds);
+    }
+
+    /** A bar of counts of unit (e.g. "answers"), shown with their rate and the time left. */
+    ProgressBar(PrintStream err, String unit) {
+        this(err, false, unit, 0);
+    }
+
+    private ProgressBar(PrintStream err, boolean bytes, String unit, double showAfterSeconds) {
         this.err = err;
         this.bytes = bytes;
+        this.unit = unit;
         this.enabled = !Streams.quiet();
         this.quietNanos = (long) (showAfterSeconds * 1e9);
     }
@@ -87,9 +98,9 @@ final class ProgressBar {
         } else {
             s.append(' ').append(amount(done));
         }
-        if (bytes && seconds > 0.5 && done > 0) {
+        if ((bytes || unit != null) && seconds > 0.5 && done > 0) {
             double rate = done / seconds;
-            s.append("  ").append(size((long) rate)).append("/s");
+            s.append("  ").append(bytes ? size((long) rate) : String.format(Locale.ROOT, "%.2f %s", rate, unit)).append("/s");
             if (total > done) {
                 s.append("  ").append(duration((total - done) / rate)).append(" left");
             }

@@ -5,6 +5,7 @@ import ai.vl4j.generate.SamplingOptions;
 import ai.vl4j.generate.TokenListener;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
+import ai.vl4j.tensor.Backends;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
@@ -111,6 +112,7 @@ final class RunCommand implements Callable<Integer> {
             }
             if (verbose) {
                 err.println(Timings.summary(r));
+                err.println(Backends.report());
             }
         }
         return 0;

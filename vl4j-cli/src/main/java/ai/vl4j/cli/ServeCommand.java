@@ -1,5 +1,6 @@
 package ai.vl4j.cli;
 
+import ai.vl4j.sam.Sam;
 import ai.vl4j.server.OpenAiServer;
 import ai.vl4j.server.ServerConfig;
 import ai.vl4j.tensor.QuantType;
@@ -71,6 +72,10 @@ final class ServeCommand implements Callable<Integer> {
                     + "(default ${DEFAULT-VALUE}).")
     int drainSeconds;
 
+    @Option(names = "--sam-model", paramLabel = "MODEL",
+            description = "Also serve Segment Anything at POST /v1/segment: a SAM checkpoint (HF SamModel layout), folder or ORG/NAME.")
+    String samModel;
+
     @Mixin
     ComputeOptions compute;
 
@@ -100,8 +105,9 @@ final class ServeCommand implements Callable<Integer> {
                 prefixCacheMb == null ? defaults.prefixCacheBytes() : prefixCacheMb << 20, key);
         PrintStream err = Streams.err();
         try (ZeroShotClassifier zs = zeroShotModel == null ? null : ZeroShotClassifier.load(ModelOption.resolve(zeroShotModel));
+             Sam sam = samModel == null ? null : Sam.load(SegmentCommand.resolve(samModel));
              DeepSeekVl vl = compute.adapt(model.load(quant, compute.kvPrecision()));
-             OpenAiServer server = OpenAiServer.start(vl, zs, zeroShotModel, config, err)) {
+             OpenAiServer server = OpenAiServer.start(vl, zs, zeroShotModel, sam, samModel, config, err)) {
             running = server;
             Thread hook = new Thread(server::close, "vl4j-shutdown");   // Ctrl-C: finish cleanly, then exit
             Runtime.getRuntime().addShutdownHook(hook);

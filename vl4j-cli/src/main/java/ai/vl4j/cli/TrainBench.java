@@ -2,6 +2,7 @@ package ai.vl4j.cli;
 
 import ai.vl4j.bench.PipelineBenchmark.Stats;
 import ai.vl4j.bench.TrainingBenchmark;
+import ai.vl4j.tensor.Backends;
 import ai.vl4j.tensor.Parallel;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
@@ -34,6 +35,7 @@ final class TrainBench {
             obj.put("model", modelName);
             obj.put("image", options.image().toString());
             obj.put("threads", Parallel.threads());
+            obj.put("backend", Backends.active().name());
             obj.put("cpus", Runtime.getRuntime().availableProcessors());
             obj.put("vector_bits", FloatVector.SPECIES_PREFERRED.vectorBitSize());
             obj.put("runs", options.runs());
@@ -44,7 +46,8 @@ final class TrainBench {
             obj.put("configs", configs);
             out.println(new ObjectMapper().writeValueAsString(obj));
         } else {
-            out.printf("training steps, %d threads, %d timed after one warm-up (median):%n", Parallel.threads(), options.runs());
+            out.printf("training steps, %d threads, %s products, %d timed after one warm-up (median):%n", Parallel.threads(),
+                    Backends.active().name(), options.runs());
             results.forEach(r -> out.println(TrainingBenchmark.describe(r)));
         }
         return 0;

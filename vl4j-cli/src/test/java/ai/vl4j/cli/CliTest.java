@@ -219,6 +219,40 @@ class CliTest {
         assertTrue(bad.err().contains("--kv-cache must be f32 or bf16, got f8"), bad.err());
     }
 
+    /**
+     * --backend: the Java kernels and oneDNN (where installed) give the golden tokens; with the library hidden,
+     * --backend dnnl says so in one line and the Java kernels answer; bench --json names the backend.
+     */
+    @Test
+    void backendOption() throws IOException {
+        Path dir = FIXTURE.resolve("expected").resolve("dog_a__en");
+        JsonNode greedy = json(dir.resolve("greedy.json"));
+        String image = FIXTURE.resolve("images/dog_a.png").toString();
+        List<String> base = List.of("run", "-m", MODEL.toString(), "-i", image, "-p", json(dir.resolve("prompt.json")).get("user_content").asText(),
+                "--max-new-tokens", greedy.get("new_tokens").size() + "", "--json");
+        for (String backend : List.of("java", "dnnl", "auto")) {
+            Result r = vl4j(Stream.concat(base.stream(), Stream.of("--backend", backend)).toArray(String[]::new));
+            assertEquals(0, r.code(), r.err());
+            assertArrayEquals(ints(greedy.get("new_tokens")), ints(JSON.readTree(r.out()).get("completion_token_ids")), backend);
+        }
+        System.setProperty("vl4j.dnnl", tmp.resolve("hidden/libdnnl.so.2").toString());
+        try {
+            Result hidden = vl4j(Stream.concat(base.stream(), Stream.of("--backend", "dnnl", "--verbose")).toArray(String[]::new));
+            assertEquals(0, hidden.code(), hidden.err());
+            assertArrayEquals(ints(greedy.get("new_tokens")), ints(JSON.readTree(hidden.out()).get("completion_token_ids")));
+            assertEquals(List.of("vl4j: oneDNN library " + tmp.resolve("hidden/libdnnl.so.2") + " not found; using the Java kernels"),
+                    hidden.err().lines().filter(l -> l.startsWith("vl4j: ")).toList());
+            assertTrue(hidden.err().lines().anyMatch(l -> l.startsWith("backend java") && l.contains("unavailable")), hidden.err());
+        } finally {
+            System.clearProperty("vl4j.dnnl");
+        }
+        Result bench = vl4j("bench", "-m", MODEL.toString(), "--backend", "java", "--runs", "1", "--gen-tokens", "2", "--prompt-tokens", "12", "--json");
+        assertEquals(0, bench.code(), bench.err());
+        assertEquals("java", JSON.readTree(bench.out()).get("backend").asText());
+        Result bad = expectError(2, "run", "-m", MODEL.toString(), "--backend", "cuda", "-p", "hi");
+        assertTrue(bad.err().contains("--backend must be auto, java or dnnl, got cuda"), bad.err());
+    }
+
     @Test
     void verboseShowsTheStackTrace() {
         Result r = vl4j("run", "--verbose", "-m", tmp.resolve("nope").toString(), "-p", "hi");

@@ -81,7 +81,7 @@ public final class Roofline {
     }
 
     /** Independent FMA chains in registers on every thread; best of `reps`, GFLOP/s. */
-    static double fmaPeak(int reps) {
+    public static double fmaPeak(int reps) {
         int threads = Parallel.threads();
         long iterations = 20_000_000L;
         float[] sink = new float[threads];

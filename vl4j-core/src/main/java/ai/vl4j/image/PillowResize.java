@@ -1,34 +1,52 @@
 package ai.vl4j.image;
 
+import java.util.function.DoubleUnaryOperator;
+
 /**
- * Pillow's {@code Image.resize(size, BICUBIC)} for 8-bit RGB, bit for bit (spec §4 step 3): a separable
- * filter, horizontal pass first, the intermediate image rounded to uint8, weights in 22-bit fixed point.
+ * Pillow's {@code Image.resize(size, BICUBIC)} (spec §4 step 3) and {@code Image.resize(size, BILINEAR)} (SAM's
+ * {@code ResizeLongestSide}) for 8-bit RGB, bit for bit: a separable filter, horizontal pass first, the
+ * intermediate image rounded to uint8, weights in 22-bit fixed point.
  *
  * <pre>
- * per pass, output index o:  scale = in/out,  fs = max(scale, 1),  support = 2·fs,  center = (o + 0.5)·scale
+ * per pass, output index o:  scale = in/out,  fs = max(scale, 1),  support = s·fs,  center = (o + 0.5)·scale
  *   xmin = max((int)(center − support + 0.5), 0),  xmax = min((int)(center + support + 0.5), in)
- *   w_j  = K((j + xmin − center + 0.5) / fs) / Σ K,   K = Keys cubic with a = −0.5
+ *   w_j  = K((j + xmin − center + 0.5) / fs) / Σ K
  *   k_j  = (int)(w_j · 2²² ± 0.5),   out = clamp((2²¹ + Σ pixel·k_j) >> 22, 0, 255)
+ * bicubic: K = Keys cubic with a = −0.5, s = 2;   bilinear: K = max(0, 1 − |x|) (the triangle), s = 1
  * </pre>
  */
 public final class PillowResize {
     private static final int PRECISION_BITS = 32 - 8 - 2;
-    private static final double BICUBIC_SUPPORT = 2.0;
     private static final double A = -0.5;
+
+    /** A resampling filter: its kernel K and support s (in input pixels at scale 1). */
+    private record Filter(double support, DoubleUnaryOperator kernel) {
+    }
+
+    private static final Filter BICUBIC = new Filter(2.0, PillowResize::bicubicKernel);
+    private static final Filter BILINEAR = new Filter(1.0, x -> Math.abs(x) < 1.0 ? 1.0 - Math.abs(x) : 0.0);
 
     private PillowResize() {
     }
 
     public static RgbImage bicubic(RgbImage in, int outWidth, int outHeight) {
+        return resize(in, outWidth, outHeight, BICUBIC);
+    }
+
+    public static RgbImage bilinear(RgbImage in, int outWidth, int outHeight) {
+        return resize(in, outWidth, outHeight, BILINEAR);
+    }
+
+    private static RgbImage resize(RgbImage in, int outWidth, int outHeight, Filter filter) {
         if (outWidth <= 0 || outHeight <= 0) {
             throw new IllegalArgumentException("resize to " + outWidth + "x" + outHeight);
         }
         RgbImage img = in;
         if (outWidth != img.width()) {
-            img = horizontal(img, outWidth);
+            img = horizontal(img, outWidth, filter);
         }
         if (outHeight != img.height()) {
-            img = vertical(img, outHeight);
+            img = vertical(img, outHeight, filter);
         }
         return img == in ? new RgbImage(in.width(), in.height(), in.rgb().clone()) : img;
     }
@@ -50,10 +68,10 @@ public final class PillowResize {
         return 0.0;
     }
 
-    private static Coefficients coefficients(int inSize, int outSize) {
+    private static Coefficients coefficients(int inSize, int outSize, Filter filter) {
         double scale = (double) inSize / outSize;
         double filterScale = Math.max(scale, 1.0);
-        double support = BICUBIC_SUPPORT * filterScale;
+        double support = filter.support() * filterScale;
         int ksize = (int) Math.ceil(support) * 2 + 1;
         int[] bounds = new int[outSize * 2];
         int[] taps = new int[outSize * ksize];
@@ -72,7 +90,7 @@ public final class PillowResize {
             xmax -= xmin;
             double sum = 0.0;
             for (int x = 0; x < xmax; x++) {
-                double w = bicubicKernel((x + xmin - center + 0.5) * invScale);
+                double w = filter.kernel().applyAsDouble((x + xmin - center + 0.5) * invScale);
                 weights[x] = w;
                 sum += w;
             }
@@ -96,8 +114,8 @@ public final class PillowResize {
         return acc >> PRECISION_BITS;
     }
 
-    private static RgbImage horizontal(RgbImage in, int outWidth) {
-        Coefficients k = coefficients(in.width(), outWidth);
+    private static RgbImage horizontal(RgbImage in, int outWidth, Filter filter) {
+        Coefficients k = coefficients(in.width(), outWidth, filter);
         int h = in.height();
         byte[] src = in.rgb();
         byte[] dst = new byte[outWidth * h * 3];
@@ -120,8 +138,8 @@ public final class PillowResize {
         return new RgbImage(outWidth, h, dst);
     }
 
-    private static RgbImage vertical(RgbImage in, int outHeight) {
-        Coefficients k = coefficients(in.height(), outHeight);
+    private static RgbImage vertical(RgbImage in, int outHeight, Filter filter) {
+        Coefficients k = coefficients(in.height(), outHeight, filter);
         int w = in.width();
         byte[] src = in.rgb();
         byte[] dst = new byte[w * outHeight * 3];

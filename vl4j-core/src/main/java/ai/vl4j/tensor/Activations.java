@@ -26,6 +26,13 @@ public final class Activations {
         });
     }
 
+    /** ReLU on x[0 .. n): max(x, 0) in place. */
+    public static void relu(float[] x, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] = Math.max(x[i], 0f);
+        }
+    }
+
     /**
      * SwiGLU gate of LLaMA's MLP: gate[i] = silu(gate[i]) · up[i], with silu(z) = z / (1 + e^-z),
      * over the first n elements.

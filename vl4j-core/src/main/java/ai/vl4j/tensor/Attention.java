@@ -29,6 +29,12 @@ public final class Attention {
     public static final int BK = 4 * LANES;
     /** Query rows per block. */
     static final int QB = 4;
+    /**
+     * Register tiles of 4 rows × 2 vectors instead of 4 × 4 where C2 has 16 vector registers (AVX2): 16
+     * accumulators + 4 loaded vectors + a broadcast spill there. Each score and output is the same FMA chain in
+     * the same order either way.
+     */
+    private static final boolean HALF_TILES = Gemm.vectorRegisters() < 32;
 
     /**
      * Rows of per-head vectors: row i, head h at data[offset + i·stride + h·headStride]. With the three-argument
@@ -226,7 +232,10 @@ public final class Attention {
         for (int kb = 0; kb < keys; kb += BK) {
             int count = Math.min(BK, keys - kb);
             int tile = kBase + kb * hd;                     // the key block's tile: hd rows of BK
-            if (rows == QB) {
+            if (rows == QB && HALF_TILES) {
+                scores4x2(qs, hd, kT.data(), tile, s, 0);
+                scores4x2(qs, hd, kT.data(), tile, s, 2 * LANES);
+            } else if (rows == QB) {
                 scores4(qs, hd, kT.data(), tile, s);
             } else {
                 for (int r = 0; r < rows; r++) {
@@ -245,7 +254,11 @@ public final class Attention {
                 }
                 online(s, so, sc, r, o, r * hdPad, hdPad);
             }
-            accumulate(s, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, hdPad);
+            if (HALF_TILES) {
+                accumulateHalf(s, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, hdPad);
+            } else {
+                accumulate(s, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, hdPad);
+            }
         }
         for (int r = 0; r < rows; r++) {
             float inv = 1f / sc.l[r];
@@ -302,6 +315,35 @@ public final class Attention {
         d1.intoArray(s, 3 * BK + LANES);
         d2.intoArray(s, 3 * BK + 2 * LANES);
         d3.intoArray(s, 3 * BK + 3 * LANES);
+    }
+
+    /** As {@link #scores4} for the keys [off, off + 2·LANES) of the block: 8 accumulators (16-register hosts). */
+    private static void scores4x2(float[] q, int hd, float[] kT, int k0, float[] s, int off) {
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+        for (int d = 0, kk = k0 + off; d < hd; d++, kk += BK) {
+            FloatVector k0v = FloatVector.fromArray(FS, kT, kk);
+            FloatVector k1v = FloatVector.fromArray(FS, kT, kk + LANES);
+            FloatVector x = FloatVector.broadcast(FS, q[d]);
+            a0 = k0v.fma(x, a0);
+            a1 = k1v.fma(x, a1);
+            x = FloatVector.broadcast(FS, q[hd + d]);
+            b0 = k0v.fma(x, b0);
+            b1 = k1v.fma(x, b1);
+            x = FloatVector.broadcast(FS, q[2 * hd + d]);
+            c0 = k0v.fma(x, c0);
+            c1 = k1v.fma(x, c1);
+            x = FloatVector.broadcast(FS, q[3 * hd + d]);
+            d0 = k0v.fma(x, d0);
+            d1 = k1v.fma(x, d1);
+        }
+        a0.intoArray(s, off);
+        a1.intoArray(s, off + LANES);
+        b0.intoArray(s, BK + off);
+        b1.intoArray(s, BK + off + LANES);
+        c0.intoArray(s, 2 * BK + off);
+        c1.intoArray(s, 2 * BK + off + LANES);
+        d0.intoArray(s, 3 * BK + off);
+        d1.intoArray(s, 3 * BK + off + LANES);
     }
 
     /** One query row's scores against a key block, its tile at k0 (d's sum in order: decode reads the same values). */
@@ -441,6 +483,73 @@ public final class Attention {
             }
         }
     }
+    /**
+     * As {@link #accumulate} with tiles of 4 rows × 2 vectors (8 accumulators + 2 value vectors + a broadcast:
+     * 16-register hosts), then single vectors and scalars for the rest of the head.
+     */
+    private static void accumulateHalf(float[] p, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int hdPad) {
+        int c = 0;
+        for (; c + 2 * LANES <= hd; c += 2 * LANES) {
+            FloatVector a0 = FloatVector.fromArray(FS, o, c), a1 = FloatVector.fromArray(FS, o, c + LANES);
+            FloatVector b0 = FloatVector.fromArray(FS, o, hdPad + c), b1 = FloatVector.fromArray(FS, o, hdPad + c + LANES);
+            FloatVector c0 = FloatVector.fromArray(FS, o, 2 * hdPad + c), c1 = FloatVector.fromArray(FS, o, 2 * hdPad + c + LANES);
+            FloatVector d0 = FloatVector.fromArray(FS, o, 3 * hdPad + c), d1 = FloatVector.fromArray(FS, o, 3 * hdPad + c + LANES);
+            for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
+                FloatVector x0 = FloatVector.fromArray(FS, v, vj);
+                FloatVector x1 = FloatVector.fromArray(FS, v, vj + LANES);
+                FloatVector pa = FloatVector.broadcast(FS, p[j]);
+                a0 = x0.fma(pa, a0);
+                a1 = x1.fma(pa, a1);
+                if (rows > 1) {
+                    FloatVector pb = FloatVector.broadcast(FS, p[BK + j]);
+                    b0 = x0.fma(pb, b0);
+                    b1 = x1.fma(pb, b1);
+                    if (rows > 2) {
+                        FloatVector pc = FloatVector.broadcast(FS, p[2 * BK + j]);
+                        c0 = x0.fma(pc, c0);
+                        c1 = x1.fma(pc, c1);
+                        if (rows > 3) {
+                            FloatVector pd = FloatVector.broadcast(FS, p[3 * BK + j]);
+                            d0 = x0.fma(pd, d0);
+                            d1 = x1.fma(pd, d1);
+                        }
+                    }
+                }
+            }
+            a0.intoArray(o, c);
+            a1.intoArray(o, c + LANES);
+            b0.intoArray(o, hdPad + c);
+            b1.intoArray(o, hdPad + c + LANES);
+            c0.intoArray(o, 2 * hdPad + c);
+            c1.intoArray(o, 2 * hdPad + c + LANES);
+            d0.intoArray(o, 3 * hdPad + c);
+            d1.intoArray(o, 3 * hdPad + c + LANES);
+        }
+        for (; c + LANES <= hd; c += LANES) {
+            FloatVector a = FloatVector.fromArray(FS, o, c), b = FloatVector.fromArray(FS, o, hdPad + c);
+            FloatVector e = FloatVector.fromArray(FS, o, 2 * hdPad + c), f = FloatVector.fromArray(FS, o, 3 * hdPad + c);
+            for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
+                FloatVector x = FloatVector.fromArray(FS, v, vj);
+                a = x.fma(FloatVector.broadcast(FS, p[j]), a);
+                b = x.fma(FloatVector.broadcast(FS, p[BK + j]), b);
+                e = x.fma(FloatVector.broadcast(FS, p[2 * BK + j]), e);
+                f = x.fma(FloatVector.broadcast(FS, p[3 * BK + j]), f);
+            }
+            a.intoArray(o, c);
+            b.intoArray(o, hdPad + c);
+            e.intoArray(o, 2 * hdPad + c);
+            f.intoArray(o, 3 * hdPad + c);
+        }
+        for (; c < hd; c++) {
+            for (int j = 0; j < count; j++) {
+                float vv = v[v0 + j * vStride + c];
+                for (int r = 0; r < rows; r++) {
+                    o[r * hdPad + c] += p[r * BK + j] * vv;
+                }
+            }
+        }
+    }
+
     static int roundUp(int n, int multiple) {
         return (n + multiple - 1) / multiple * multiple;
     }

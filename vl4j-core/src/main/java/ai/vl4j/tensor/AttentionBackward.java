@@ -57,11 +57,11 @@ public final class AttentionBackward {
                             qs[c] = q.data()[qi + c] * scale;          // as the forward scales its queries
                         }
                         int doi = dOut.at(i, h, hd);
-                        float d = dot(dOut.data(), doi, out.data(), out.at(i, h, hd), hd);
+                        float d = VectorMath.dot(dOut.data(), doi, out.data(), out.at(i, h, hd), hd);
                         float l = lse[h * nq + i];
                         for (int j = 0; j < keys; j++) {
-                            p[j] = FastMath.exp(dot(qs, 0, k.data(), k.at(j, g, hd), hd) - l);
-                            ds[j] = p[j] * (dot(dOut.data(), doi, v.data(), v.at(j, g, hd), hd) - d);
+                            p[j] = FastMath.exp(VectorMath.dot(qs, 0, k.data(), k.at(j, g, hd), hd) - l);
+                            ds[j] = p[j] * (VectorMath.dot(dOut.data(), doi, v.data(), v.at(j, g, hd), hd) - d);
                         }
                         // dq_i = scale·Σ_j dS_ij·k_j
                         int dqi = dq.at(i, h, hd);
@@ -75,23 +75,6 @@ public final class AttentionBackward {
                 }
             }
         });
-    }
-
-    /** Σ a[ao + c]·b[bo + c], c < n. */
-    private static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        int c = 0;
-        float s = 0f;
-        if (n >= LANES) {
-            FloatVector acc = FloatVector.zero(FS);
-            for (; c <= n - LANES; c += LANES) {
-                acc = FloatVector.fromArray(FS, a, ao + c).fma(FloatVector.fromArray(FS, b, bo + c), acc);
-            }
-            s = VectorMath.sumLanes(acc);
-        }
-        for (; c < n; c++) {
-            s += a[ao + c] * b[bo + c];
-        }
-        return s;
     }
 
     /** y[yo + c] += alpha·x[xo + c], c < n. */

@@ -24,33 +24,41 @@ public final class Interpolate {
      * Plain bilinear resize of an HWC map [inH, inW, c] to [outH, outW, c] (align_corners=False).
      */
     public static float[] bilinearHwc(float[] x, int inH, int inW, int c, int outH, int outW) {
-        float[] out = new float[outH * outW * c];
+        return bilinearHwc(x, inH, inW, c, outH, outW, outH, outW);
+    }
+
+    /**
+     * The top-left rows × cols of the bilinear resize of [inH, inW, c] to [outH, outW, c], as [rows, cols, c]: the
+     * same values as resizing and then cropping, without computing what the crop drops.
+     */
+    public static float[] bilinearHwc(float[] x, int inH, int inW, int c, int outH, int outW, int rows, int cols) {
+        float[] out = new float[rows * cols * c];
         float scaleH = (float) inH / outH;
         float scaleW = (float) inW / outW;
-        int[] x0 = new int[outW];
-        int[] x1 = new int[outW];
-        float[] lx = new float[outW];
-        for (int ox = 0; ox < outW; ox++) {
+        int[] x0 = new int[cols];
+        int[] x1 = new int[cols];
+        float[] lx = new float[cols];
+        for (int ox = 0; ox < cols; ox++) {
             float src = Math.max(scaleW * (ox + 0.5f) - 0.5f, 0f);
             x0[ox] = (int) src;
             x1[ox] = Math.min(x0[ox] + 1, inW - 1);
             lx[ox] = src - x0[ox];
         }
-        Parallel.forRange(0, outH, 1, (lo, hi) -> {
+        Parallel.forRange(0, rows, 1, (lo, hi) -> {
             for (int oy = lo; oy < hi; oy++) {
                 float src = Math.max(scaleH * (oy + 0.5f) - 0.5f, 0f);
                 int y0 = (int) src;
                 int y1 = Math.min(y0 + 1, inH - 1);
                 float ly = src - y0;
                 float hy = 1f - ly;
-                for (int ox = 0; ox < outW; ox++) {
+                for (int ox = 0; ox < cols; ox++) {
                     float wx1 = lx[ox];
                     float wx0 = 1f - wx1;
                     int a = (y0 * inW + x0[ox]) * c;
                     int b = (y0 * inW + x1[ox]) * c;
                     int d = (y1 * inW + x0[ox]) * c;
                     int e = (y1 * inW + x1[ox]) * c;
-                    int o = (oy * outW + ox) * c;
+                    int o = (oy * cols + ox) * c;
                     for (int ch = 0; ch < c; ch++) {
                         out[o + ch] = hy * (wx0 * x[a + ch] + wx1 * x[b + ch]) + ly * (wx0 * x[d + ch] + wx1 * x[e + ch]);
                     }

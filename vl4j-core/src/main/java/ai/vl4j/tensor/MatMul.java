@@ -8,11 +8,13 @@ package ai.vl4j.tensor;
  * <p>Two kernels, and the caller says which its rows need ({@link Regime}). Decode (one new token of each of a
  * few sequences) is bound by memory bandwidth: {@link Gemv} (16-bit and float32 weights) and {@link QuantGemv}
  * stream each weight row once, widening in registers, and serve every input row from that one pass. Prefill, the
- * vision towers and convolutions (many rows) are bound by arithmetic: {@link Gemm} packs panels of weights once per
- * cache block and runs a register-blocked micro-kernel over all input rows. Both sum each output in an order that
- * does not depend on the other rows, so a row's result depends only on its kernel: a sequence decoded in a batch
- * gets the bits it gets alone, and a prompt prefilled in pieces (or after a cached prefix) the bits of one whole
- * prefill.
+ * vision towers and convolutions (many rows) are bound by arithmetic: {@link Gemm} packs panels of weights once
+ * per cache block and runs a register-blocked micro-kernel over all input rows. The Java kernels sum each output
+ * in an order that does not depend on the other rows, so a row's result depends only on its kernel: a sequence
+ * decoded in a batch gets the bits it gets alone, and a prompt prefilled in pieces (or after a cached prefix) the
+ * bits of one whole prefill. So a prompt's rows ({@link Regime#PREFILL}) always take {@link Gemm}; the other
+ * products of many rows (the towers, convolutions, training) go to the {@link ComputeBackend} in effect
+ * ({@link Backends#active()}), which may be oneDNN, whose blocking may follow the number of rows.
  */
 public final class MatMul {
 
@@ -52,8 +54,10 @@ public final class MatMul {
         if (streams(regime, n)) {
             RowKernel kernel = streamingKernel(x, n, k, w);
             Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
+        } else if (regime == Regime.PREFILL) {
+            JavaBackend.INSTANCE.linear(x, n, w, bias, out);    // a prompt's rows: the same bits however it is cut
         } else {
-            Gemm.multiply(x, n, k, w::rowToFloat, m, bias, out);
+            Backends.active().linear(x, n, w, bias, out);
         }
     }
 
@@ -97,56 +101,17 @@ public final class MatMul {
         linearMany(x, n, ws, outs, Regime.AUTO);
     }
 
-    /**
-     * Backward of {@link #linear} with respect to its input: dx [n, k] = dy [n, m] · W, W [m, k]. W is read in
-     * blocks of whole rows (contiguous), each block transposed once and multiplied by the GEMM.
-     */
+    /** Backward of {@link #linear} with respect to its input: dx [n, k] = dy [n, m] · W, W [m, k], on the backend in effect. */
     public static void backwardInput(float[] dy, int n, WeightMatrix w, float[] dx) {
-        int m = w.rows();
-        int k = w.cols();
-        if ((long) n * m > dy.length || (long) n * k > dx.length) {
+        if ((long) n * w.rows() > dy.length || (long) n * w.cols() > dx.length) {
             throw new IllegalArgumentException("backward of " + w.name() + ": buffers too small for n=" + n);
         }
-        int block = Math.min(m, 256);
-        float[] rows = new float[block * k];
-        float[] wT = new float[k * block];      // [k, block]: the block's rows of Wᵀ
-        float[] dyBlock = new float[n * block];
-        float[] part = new float[n * k];
-        java.util.Arrays.fill(dx, 0, n * k, 0f);
-        for (int r0 = 0; r0 < m; r0 += block) {
-            int b = Math.min(block, m - r0);
-            for (int r = 0; r < b; r++) {
-                w.rowToFloat(r0 + r, 0, k, rows, r * k);
-            }
-            for (int r = 0; r < b; r++) {
-                for (int c = 0; c < k; c++) {
-                    wT[c * b + r] = rows[r * k + c];
-                }
-            }
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(dy, i * m + r0, dyBlock, i * b, b);
-            }
-            int bb = b;
-            Gemm.multiply(dyBlock, n, b, (c, j0, len, dst, off) -> System.arraycopy(wT, c * bb + j0, dst, off, len), k, null, part);
-            VectorMath.addInPlace(dx, part, n * k);
-        }
+        Backends.active().backwardInput(dy, n, w, dx);
     }
 
     /** Backward of {@link #linear} with respect to its weight: dw [m, k] += dyᵀ · x, with dy [n, m] and x [n, k]. */
     public static void backwardWeight(float[] dy, float[] x, int n, int m, int k, float[] dw) {
-        float[] dyT = new float[m * n];
-        for (int i = 0; i < n; i++) {
-            for (int r = 0; r < m; r++) {
-                dyT[r * n + i] = dy[i * m + r];
-            }
-        }
-        float[] product = new float[m * k];
-        Gemm.multiply(dyT, m, n, (c, i0, len, dst, off) -> {
-            for (int i = 0; i < len; i++) {
-                dst[off + i] = x[(i0 + i) * k + c];
-            }
-        }, k, null, product);
-        VectorMath.addInPlace(dw, product, m * k);
+        Backends.active().backwardWeight(dy, x, n, m, k, dw);
     }
 
     private static boolean streams(Regime regime, int n) {

@@ -13,18 +13,8 @@ public final class Norms {
         Parallel.forRange(0, n, 16, (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int off = r * d;
-                double sum = 0;
-                for (int i = 0; i < d; i++) {
-                    sum += x[off + i];
-                }
-                // Centre in double: inputs with a large mean and a tiny spread would lose digits in float.
-                double mean = sum / d;
-                double sq = 0;
-                for (int i = 0; i < d; i++) {
-                    double c = x[off + i] - mean;
-                    sq += c * c;
-                }
-                double inv = 1.0 / Math.sqrt(sq / d + eps);
+                double mean = mean(x, off, d);
+                double inv = invStd(x, off, d, mean, eps);
                 for (int i = 0; i < d; i++) {
                     out[off + i] = (float) ((x[off + i] - mean) * inv) * gamma[i] + beta[i];
                 }
@@ -39,11 +29,7 @@ public final class Norms {
         Parallel.forRange(0, n, 16, (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int off = r * d;
-                double sq = 0;
-                for (int i = 0; i < d; i++) {
-                    sq += (double) x[off + i] * x[off + i];
-                }
-                float inv = (float) (1.0 / Math.sqrt(sq / d + eps));
+                float inv = (float) invRms(x, off, d, eps);
                 for (int i = 0; i < d; i++) {
                     out[off + i] = weight[i] * (x[off + i] * inv);
                 }
@@ -60,11 +46,7 @@ public final class Norms {
         double[] dwSum = dw == null ? null : new double[d];
         for (int r = 0; r < n; r++) {
             int off = r * d;
-            double sq = 0;
-            for (int i = 0; i < d; i++) {
-                sq += (double) x[off + i] * x[off + i];
-            }
-            double inv = 1.0 / Math.sqrt(sq / d + eps);
+            double inv = invRms(x, off, d, eps);
             double dot = 0;
             for (int i = 0; i < d; i++) {
                 dot += (double) weight[i] * dy[off + i] * x[off + i];
@@ -95,17 +77,8 @@ public final class Norms {
         double[] xhat = new double[d];
         for (int r = 0; r < n; r++) {
             int off = r * d;
-            double sum = 0;
-            for (int i = 0; i < d; i++) {
-                sum += x[off + i];
-            }
-            double mean = sum / d;
-            double sq = 0;
-            for (int i = 0; i < d; i++) {
-                double c = x[off + i] - mean;
-                sq += c * c;
-            }
-            double inv = 1.0 / Math.sqrt(sq / d + eps);
+            double mean = mean(x, off, d);
+            double inv = invStd(x, off, d, mean, eps);
             double gMean = 0;
             double gxMean = 0;
             for (int i = 0; i < d; i++) {
@@ -136,5 +109,36 @@ public final class Norms {
                 dBeta[i] += (float) db[i];
             }
         }
+    }
+
+    /** The mean of x[off, off + d), in double. */
+    private static double mean(float[] x, int off, int d) {
+        double sum = 0;
+        for (int i = 0; i < d; i++) {
+            sum += x[off + i];
+        }
+        return sum / d;
+    }
+
+    /**
+     * 1/sqrt(var + eps) of x[off, off + d) about mean (the biased variance), centred in double: inputs with a large
+     * mean and a tiny spread would lose digits in float.
+     */
+    private static double invStd(float[] x, int off, int d, double mean, float eps) {
+        double sq = 0;
+        for (int i = 0; i < d; i++) {
+            double c = x[off + i] - mean;
+            sq += c * c;
+        }
+        return 1.0 / Math.sqrt(sq / d + eps);
+    }
+
+    /** 1/sqrt(mean(x²) + eps) of x[off, off + d), in double. */
+    private static double invRms(float[] x, int off, int d, float eps) {
+        double sq = 0;
+        for (int i = 0; i < d; i++) {
+            sq += (double) x[off + i] * x[off + i];
+        }
+        return 1.0 / Math.sqrt(sq / d + eps);
     }
 }

@@ -8,6 +8,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -22,6 +23,10 @@ public final class QuantizedTensor implements WeightMatrix {
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final int LANES = FS.length();
+    /** Bytes widened to one float vector: 8 (64 bits) under AVX2, 16 under AVX-512. */
+    private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, LANES * 8)));
+    /** Whole blocks are widened with vectors where float vectors have at least 256 bits (no narrower shape is named). */
+    private static final boolean VECTOR_BLOCKS = FS.vectorBitSize() >= 256;
 
     private final String name;
     private final QuantType type;
@@ -209,7 +214,7 @@ public final class QuantizedTensor implements WeightMatrix {
         int k = k0;
         int end = k0 + len;
         // whole blocks: widened and scaled with vectors (the GEMM packs panels this way for prefill)
-        if (k % QuantType.BLOCK == 0 && LANES == 16) {
+        if (k % QuantType.BLOCK == 0 && VECTOR_BLOCKS) {
             for (; k + QuantType.BLOCK <= end; k += QuantType.BLOCK) {
                 int b = k / QuantType.BLOCK;
                 float scale = scale(row, b);
@@ -217,9 +222,10 @@ public final class QuantizedTensor implements WeightMatrix {
                 int o = off + k - k0;
                 if (type == QuantType.Q8_0) {
                     FloatVector d = FloatVector.broadcast(FS, scale);
-                    ByteVector bytes = ByteVector.fromMemorySegment(ByteVector.SPECIES_256, quants, base, ByteOrder.LITTLE_ENDIAN);
-                    ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 0)).mul(d).intoArray(dst, o);
-                    ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 1)).mul(d).intoArray(dst, o + LANES);
+                    for (int p = 0; p < QuantType.BLOCK; p += LANES) {
+                        ByteVector bytes = ByteVector.fromMemorySegment(BS, quants, base + p, ByteOrder.LITTLE_ENDIAN);
+                        ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 0)).mul(d).intoArray(dst, o + p);
+                    }
                 } else {
                     // word w holds q[w + 8s] in nibble s: shifting all eight words by 4s gives q[8s .. 8s+7] in order
                     ShortVector words = ShortVector.fromMemorySegment(ShortVector.SPECIES_128, quants, base, ByteOrder.LITTLE_ENDIAN);

@@ -105,4 +105,15 @@ public final class VectorMath {
         addInPlace(y, 0, x, 0, n);
     }
 
+    /** out[outOff + i] = a[aOff + i] + b[bOff + i] for i &lt; n (e.g. tokens plus their positional encoding). */
+    public static void add(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        int lanes = FS.length();
+        int i = 0;
+        for (; i <= n - lanes; i += lanes) {
+            FloatVector.fromArray(FS, a, aOff + i).add(FloatVector.fromArray(FS, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = a[aOff + i] + b[bOff + i];
+        }
+    }
 }

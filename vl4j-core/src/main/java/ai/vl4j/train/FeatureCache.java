@@ -11,11 +11,12 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * The vision features of images, by file (path, size and modification time), least recently used dropped beyond a
- * byte budget. Only for a frozen tower: its features of an image never change.
+ * The vision features of images, by file (path, size and modification time) and part, least recently used dropped
+ * beyond a byte budget. Only for a frozen tower (or a frozen part of one, SAM-B beside a SigLIP that trains): its
+ * features of an image never change.
  */
 final class FeatureCache {
-    private record Key(Path path, long size, long modified) {
+    private record Key(Path path, long size, long modified, String part) {
     }
 
     private final long budget;
@@ -26,14 +27,15 @@ final class FeatureCache {
         this.budget = budget;
     }
 
-    float[][] get(Path image, Supplier<float[][]> compute) {
+    /** The features part (e.g. "tower", "sam") of image, computed on a miss. */
+    float[][] get(Path image, String part, Supplier<float[][]> compute) {
         if (budget <= 0) {
             return compute.get();
         }
         Key key;
         try {
             BasicFileAttributes a = Files.readAttributes(image, BasicFileAttributes.class);
-            key = new Key(image.toAbsolutePath().normalize(), a.size(), a.lastModifiedTime().toMillis());
+            key = new Key(image.toAbsolutePath().normalize(), a.size(), a.lastModifiedTime().toMillis(), part);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

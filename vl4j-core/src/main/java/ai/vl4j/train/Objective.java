@@ -87,12 +87,14 @@ public final class Objective {
 
     /**
      * The tower's features with SigLIP's pass kept on tape: the 1.3B tower is SigLIP; the 7B hybrid tower runs SAM-B
-     * forward only (frozen in every stage) and SigLIP on the low-resolution image.
+     * forward only (frozen in every stage: its features come from the cache when the image was seen) and SigLIP on
+     * the low-resolution image.
      */
-    private float[][] trainingFeatures(float[] pixels, SigLipVit.Tape tape) {
+    private float[][] trainingFeatures(java.nio.file.Path image, float[] pixels, SigLipVit.Tape tape) {
         VisionTower tower = vl.visionTower();
         if (tower instanceof HybridVisionTower hybrid) {
-            return new float[][] {hybrid.sam().forward(pixels), hybrid.siglip().forward(hybrid.lowResolution(pixels), tape)};
+            float[] high = features.get(image, "sam", () -> new float[][] {hybrid.sam().forward(pixels)})[0];
+            return new float[][] {high, hybrid.siglip().forward(hybrid.lowResolution(pixels), tape)};
         }
         return new float[][] {((SigLipVit) tower).forward(pixels, tape)};
     }
@@ -132,10 +134,10 @@ public final class Objective {
             float[][] features;
             if (towerTrains) {
                 SigLipVit.Tape towerTape = new SigLipVit.Tape();
-                features = trainingFeatures(sample.pixels(image), towerTape);
+                features = trainingFeatures(sample.images().get(image), sample.pixels(image), towerTape);
                 towerTapes.add(towerTape);
             } else {
-                features = this.features.get(sample.images().get(image), () -> vl.visionFeatures(sample.pixels(image)));
+                features = this.features.get(sample.images().get(image), "tower", () -> vl.visionFeatures(sample.pixels(image)));
             }
             t0 = mark(StepTimes.Phase.VISION, t0);
             MlpAligner.Tape tape = backward ? new MlpAligner.Tape() : null;

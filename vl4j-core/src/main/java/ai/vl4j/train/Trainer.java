@@ -1,8 +1,6 @@
 package ai.vl4j.train;
 
-import ai.vl4j.nn.Linear;
 import ai.vl4j.nn.LoraAdapter;
-import ai.vl4j.nn.Module;
 import ai.vl4j.nn.Parameter;
 import ai.vl4j.safetensors.SafetensorsWriter;
 import ai.vl4j.tensor.DType;
@@ -291,16 +289,5 @@ public final class Trainer {
         } catch (IOException e) {
             throw new UncheckedIOException(file + ": " + e.getMessage(), e);
         }
-    }
-
-    /** The adapters' Linear layers (for merging). */
-    static List<Linear> adaptedLayers(Module root) {
-        List<Linear> out = new ArrayList<>();
-        for (Linear l : Module.find(root, Linear.class)) {
-            if (l.adapter() != null) {
-                out.add(l);
-            }
-        }
-        return out;
     }
 }

@@ -5,6 +5,9 @@ import ai.vl4j.nn.Linear;
 import ai.vl4j.nn.LoraAdapter;
 import ai.vl4j.nn.Parameter;
 import ai.vl4j.train.io.Adapter;
+import ai.vl4j.vision.HybridVisionTower;
+import ai.vl4j.vision.SigLipConfig;
+import ai.vl4j.vision.SigLipVit;
 import ai.vl4j.vlm.DeepSeekVl;
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -151,11 +154,11 @@ public final class TrainingSetup {
         for (Parameter p : vl.visionTower().parameters()) {
             towerTrains |= p.trainable();
         }
-        if (towerTrains) {
-            long tokens = vl.visionTower().numTokens();
-            long width = 1024;
-            long towerBlocks = vl.visionTower().parameters().size() / 12 + 1;
-            bytes += towerBlocks * 4 * tokens * width * 16;  // each block's buffers (qkv, MLP hidden, norms) and inputs
+        if (towerTrains) {       // SigLIP's tape: per block its input and training buffers, per token (see SigLipVit.Scratch)
+            SigLipConfig sc = (vl.visionTower() instanceof HybridVisionTower hybrid ? hybrid.siglip() : (SigLipVit) vl.visionTower()).config();
+            long tokens = sc.numTokens();
+            long perBlock = 4 * tokens * (9L * sc.width() + 2L * sc.mlpHidden() + sc.heads());
+            bytes += sc.depth() * perBlock + 2 * perBlock;   // the kept blocks, and one block's backward buffers
         }
         return bytes;
     }

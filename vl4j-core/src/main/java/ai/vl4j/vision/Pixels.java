@@ -6,7 +6,7 @@ public final class Pixels {
     }
 
     /** (x − mean_c)/std_c in float32 (torchvision Normalize) on a copy of image [3, side, side]; a plain copy when mean is null. */
-    static float[] normalize(float[] image, int side, float[] mean, float[] std) {
+    public static float[] normalize(float[] image, int side, float[] mean, float[] std) {
         int plane = side * side;
         if (image.length != 3 * plane) {
             throw new IllegalArgumentException("the tower expects [3, " + side + ", " + side + "] pixels, got " + image.length + " values");

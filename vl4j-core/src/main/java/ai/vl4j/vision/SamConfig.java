@@ -1,6 +1,7 @@
 package ai.vl4j.vision;
 
 import ai.vl4j.config.ConfigNode;
+import ai.vl4j.sam.ImageEncoder;
 import java.util.Map;
 
 /**
@@ -46,6 +47,12 @@ public record SamConfig(int imageSize, int patchSize, int width, int depth, int 
 
     public int mlpHidden() {
         return width * 4;
+    }
+
+    /** The image encoder's sizes (its blocks and neck; LayerNorm eps 1e-6, qkv bias, absolute and relative positions). */
+    public ImageEncoder.Config encoder() {
+        return new ImageEncoder.Config(imageSize, patchSize, width, depth, heads, mlpHidden(), globalBlocks, windowSize,
+                neckChannels, LAYER_NORM_EPS, true, true, true);
     }
 
     public int outputWidth() {

@@ -96,4 +96,24 @@ class InterpolateTest {
             }
         }
     }
+
+    /** The cropped bilinear resize returns exactly the corner of the full resize (SAM crops its 1024² masks). */
+    @Test
+    void croppedBilinearIsTheCornerOfTheFullResize() {
+        Random rnd = new Random(3);
+        int inH = 7, inW = 9, c = 2, outH = 40, outW = 33, rows = 25, cols = 31;
+        float[] x = new float[inH * inW * c];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        float[] full = Interpolate.bilinearHwc(x, inH, inW, c, outH, outW);
+        float[] corner = Interpolate.bilinearHwc(x, inH, inW, c, outH, outW, rows, cols);
+        for (int y = 0; y < rows; y++) {
+            for (int x0 = 0; x0 < cols; x0++) {
+                for (int ch = 0; ch < c; ch++) {
+                    assertEquals(full[(y * outW + x0) * c + ch], corner[(y * cols + x0) * c + ch], 0f);
+                }
+            }
+        }
+    }
 }

@@ -40,6 +40,25 @@ class QuantizationTest {
         }
     }
 
+    /** Dequantizing a range (whole blocks with vectors, the rest one value at a time) gives scale · value exactly. */
+    @ParameterizedTest
+    @EnumSource(QuantType.class)
+    void rowRangesDequantizeToScaleTimesValue(QuantType type) {
+        Random rnd = new Random(2);
+        int rows = 3, cols = 160;
+        QuantizedTensor q = QuantizedTensor.quantize(randomMatrix(rnd, rows, cols), type, Arena.ofAuto());
+        for (int[] range : new int[][] {{0, 160}, {32, 96}, {5, 100}, {64, 32}}) {
+            float[] got = new float[range[1]];
+            for (int r = 0; r < rows; r++) {
+                q.rowToFloat(r, range[0], range[1], got, 0);
+                for (int j = 0; j < range[1]; j++) {
+                    int c = range[0] + j;
+                    assertEquals(q.scale(r, c / 32) * q.value(r, c / 32, c % 32), got[j], type + " row " + r + " col " + c);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(QuantType.class)
     void ggmlRoundingOfOneBlock(QuantType type) {

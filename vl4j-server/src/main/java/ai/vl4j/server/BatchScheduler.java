@@ -73,7 +73,7 @@ public final class BatchScheduler implements AutoCloseable {
     }
 
     /** Queues a completion; false when maxBatch are decoding and maxQueue already wait. */
-    boolean submit(Completion job) {
+    public boolean submit(Completion job) {
         if (!running) {
             return false;
         }

@@ -2,10 +2,8 @@ package ai.vl4j.server;
 
 import ai.vl4j.InvalidInputException;
 import ai.vl4j.generate.SamplingOptions;
-import ai.vl4j.image.RgbImage;
 import ai.vl4j.text.ChatTemplate;
 import ai.vl4j.text.Message;
-import ai.vl4j.text.Role;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.vlm.Prompt;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -13,7 +11,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -93,9 +90,9 @@ final class ChatHandler {
             throw failed.error();
         }
         if (request.stream()) {
-            stream(ctx, job, first, request.includeUsage(), created, arrived, note);
+            stream(ctx, job, first, request, created, arrived, note);
         } else {
-            respond(ctx, job, first, created, arrived, note);
+            respond(ctx, job, first, request, created, arrived, note);
         }
     }
 
@@ -144,33 +141,12 @@ final class ChatHandler {
      */
     private List<Message> messages(ChatRequest request) {
         String tag = vl.config().chatProcessor().imageTag();
-        List<Message> out = new ArrayList<>();
-        for (ChatRequest.Turn turn : request.turns()) {
-            StringBuilder text = new StringBuilder();
-            List<RgbImage> pictures = new ArrayList<>();
-            boolean lastWasText = false;
-            for (ChatRequest.Part part : turn.parts()) {
-                switch (part) {
-                    case ChatRequest.Text t -> {
-                        if (lastWasText && !t.text().isEmpty()) {
-                            text.append('\n');
-                        }
-                        text.append(t.text());
-                        lastWasText = true;
-                    }
-                    case ChatRequest.Image img -> {
-                        text.append(tag);
-                        pictures.add(images.fetch(img.url(), img.param()));
-                        lastWasText = false;
-                    }
-                }
-            }
-            out.add(new Message(turn.user() ? Role.USER : Role.ASSISTANT, text.toString(), pictures));
-        }
+        List<Message> out = ChatMessages.of(request, tag, images::fetch);
         return out;
     }
 
-    private void respond(Context ctx, Completion job, Completion.Event event, long created, long arrived, String note)
+    private void respond(Context ctx, Completion job, Completion.Event event, ChatRequest request, long created, long arrived,
+                         String note)
             throws InterruptedException {
         while (!(event instanceof Completion.Done)) {
             if (event instanceof Completion.Failed failed) {
@@ -182,6 +158,9 @@ final class ChatHandler {
         finished(ctx, job, done, arrived);
         ObjectNode body = ChatResponses.completion(job.id, created, config.modelId(), done.text(), done.finishReason(),
                 done.promptTokens(), done.cachedTokens(), done.completionTokens());
+        if (request.returnTokenIds()) {
+            ChatResponses.tokenIds(body, done.tokenIds());
+        }
         if (note != null) {
             body.putArray("notes").add(note);
         }
@@ -199,8 +178,9 @@ final class ChatHandler {
         }
     }
 
-    private void stream(Context ctx, Completion job, Completion.Event event, boolean includeUsage, long created, long arrived,
+    private void stream(Context ctx, Completion job, Completion.Event event, ChatRequest request, long created, long arrived,
                         String note) throws InterruptedException {
+        boolean includeUsage = request.includeUsage();
         ctx.status(200);
         var res = ctx.res();
         res.setContentType("text/event-stream; charset=utf-8");
@@ -220,8 +200,11 @@ final class ChatHandler {
                             sse.data(ChatResponses.write(ChatResponses.chunk(job.id, created, model, null, t.text(), null, includeUsage)));
                     case Completion.Done done -> {
                         finished(ctx, job, done, arrived);
-                        sse.data(ChatResponses.write(ChatResponses.chunk(job.id, created, model, null, null, done.finishReason(),
-                                includeUsage)));
+                        ObjectNode last = ChatResponses.chunk(job.id, created, model, null, null, done.finishReason(), includeUsage);
+                        if (request.returnTokenIds()) {
+                            ChatResponses.tokenIds(last, done.tokenIds());
+                        }
+                        sse.data(ChatResponses.write(last));
                         if (includeUsage) {
                             sse.data(ChatResponses.write(ChatResponses.usageChunk(job.id, created, model, done.promptTokens(), done.cachedTokens(),
                                     done.completionTokens())));

@@ -23,9 +23,11 @@ import java.util.List;
  * @param topK              vl4j extension, default 50 as {@code vl4j run}
  * @param repetitionPenalty vl4j extension, default 1
  * @param stop              up to four stop strings
+ * @param returnTokenIds    vl4j extension {@code return_token_ids}: the answer's token ids in the response too
  */
-record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, float temperature, float topP, int topK,
-                   float repetitionPenalty, Long seed, List<String> stop, boolean stream, boolean includeUsage) {
+public record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, float temperature, float topP, int topK,
+                          float repetitionPenalty, Long seed, List<String> stop, boolean stream, boolean includeUsage,
+                          boolean returnTokenIds) {
 
     static final int MAX_STOP_STRINGS = 4;
 
@@ -74,7 +76,8 @@ record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, flo
         return parse(root);
     }
 
-    static ChatRequest parse(JsonNode root) {
+    /** A body already parsed as JSON (a line of a batch file, say); unknown fields are ignored. */
+    public static ChatRequest parse(JsonNode root) {
         optionalString(root, "model");
         Long n = optionalInteger(root, "n");
         if (n != null && n != 1) {
@@ -113,6 +116,7 @@ record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, flo
         Long seed = optionalInteger(root, "seed");
         List<String> stop = stops(root);
         Boolean stream = optionalBoolean(root, "stream");
+        Boolean returnTokenIds = optionalBoolean(root, "return_token_ids");
         boolean includeUsage = false;
         JsonNode options = present(root, "stream_options");
         if (options != null) {
@@ -193,7 +197,7 @@ record ChatRequest(List<Turn> turns, String systemPrompt, Integer maxTokens, flo
         return new ChatRequest(List.copyOf(turns), system.isEmpty() ? null : String.join("\n\n", system), maxTokens,
                 temperature == null ? 0f : temperature.floatValue(), topP == null ? 1f : topP.floatValue(),
                 topK == null ? 50 : topK.intValue(), penalty == null ? 1f : penalty.floatValue(), seed, stop,
-                Boolean.TRUE.equals(stream), includeUsage);
+                Boolean.TRUE.equals(stream), includeUsage, Boolean.TRUE.equals(returnTokenIds));
     }
 
     /** Number of image parts over all turns. */

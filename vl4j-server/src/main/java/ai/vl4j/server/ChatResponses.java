@@ -28,6 +28,14 @@ final class ChatResponses {
         return root;
     }
 
+    /** The vl4j extension {@code token_ids} on a response's (or last chunk's) choice: the answer's ids, end-of-sentence left out. */
+    static void tokenIds(ObjectNode response, int[] ids) {
+        var array = ((ObjectNode) response.get("choices").get(0)).putArray("token_ids");
+        for (int id : ids) {
+            array.add(id);
+        }
+    }
+
     /**
      * One {@code chat.completion.chunk}: role (first chunk only) and/or content in the delta, the finish reason on
      * the last; withUsage adds {@code "usage": null} as OpenAI does when usage was asked for.

@@ -8,26 +8,32 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One chat completion on its way between the HTTP handler, which waits on its events, and the decode thread,
- * which produces them. The handler may cancel it (the client went away); the decode thread then drops the
- * sequence at its next step.
+ * One chat completion on its way between the HTTP handler (or a batch job), which waits on its events, and the
+ * decode thread, which produces them. The handler may cancel it (the client went away); the decode thread then
+ * drops the sequence at its next step.
  */
-final class Completion {
+public final class Completion {
     /** What the decode thread reports, in order: Text pieces, then one Done or one Failed. */
-    sealed interface Event permits Text, Done, Failed {
+    public sealed interface Event permits Text, Done, Failed {
     }
 
-    record Text(String text) implements Event {
+    public record Text(String text) implements Event {
     }
 
     /**
      * @param finishReason "stop" (end of sentence or a stop string) or "length"
      * @param cachedTokens prompt tokens taken from an earlier request's KV cache instead of being run
+     * @param tokenIds     the generated ids, without the final end-of-sentence id
      */
-    record Done(String finishReason, int promptTokens, int cachedTokens, int completionTokens, String text) implements Event {
+    public record Done(String finishReason, int promptTokens, int cachedTokens, int completionTokens, String text,
+                       int[] tokenIds) implements Event {
     }
 
-    record Failed(ApiException error) implements Event {
+    public record Failed(ApiException error) implements Event {
+        /** The cause in one line. */
+        public String message() {
+            return error.getMessage();
+        }
     }
 
     final String id;
@@ -39,7 +45,8 @@ final class Completion {
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private volatile boolean cancelled;
 
-    Completion(String id, Prompt prompt, SamplingOptions options, List<String> stop) {
+    /** @param options maxNewTokens is the budget: the caller clips it to the context left after the prompt */
+    public Completion(String id, Prompt prompt, SamplingOptions options, List<String> stop) {
         this.id = id;
         this.prompt = prompt;
         this.options = options;
@@ -51,16 +58,16 @@ final class Completion {
     }
 
     /** The next event, or null after the timeout. */
-    Event next(long timeout, TimeUnit unit) throws InterruptedException {
+    public Event next(long timeout, TimeUnit unit) throws InterruptedException {
         return events.poll(timeout, unit);
     }
 
     /** The client is gone: stop generating for it. */
-    void cancel() {
+    public void cancel() {
         cancelled = true;
     }
 
-    boolean cancelled() {
+    public boolean cancelled() {
         return cancelled;
     }
 }

@@ -1,5 +1,6 @@
 package ai.vl4j.server;
 
+import ai.vl4j.sam.Sam;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.zeroshot.ZeroShotClassifier;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -36,7 +37,7 @@ import java.util.Map;
 public final class OpenAiServer implements AutoCloseable {
     /** The routes and their methods (a wrong method is 405 with this as its Allow header). */
     private static final Map<String, String> ROUTES = Map.of("/", "GET", "/favicon.ico", "GET", "/favicon.svg", "GET", "/health", "GET",
-            "/metrics", "GET", "/v1/models", "GET", "/v1/chat/completions", "POST", "/v1/classify", "POST", "/v1/embeddings", "POST");
+            "/metrics", "GET", "/v1/models", "GET", "/v1/chat/completions", "POST", "/v1/classify", "POST", "/v1/embeddings", "POST", "/v1/segment", "POST");
     private static final long STREAM_IDLE_TIMEOUT_MS = 10 * 60_000;
 
     private final Javalin app;
@@ -56,7 +57,12 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Starts serving vl (which the caller keeps open until this server is closed). */
     public static OpenAiServer start(DeepSeekVl vl, ServerConfig config, PrintStream log) {
-        return start(vl, null, null, config, log);
+        return start(vl, null, null, null, null, config, log);
+    }
+
+    /** As above, and SAM at {@code POST /v1/segment} when sam is not null (kept open by the caller too). */
+    public static OpenAiServer start(DeepSeekVl vl, ServerConfig config, PrintStream log, Sam sam, String samId) {
+        return start(vl, null, null, sam, samId, config, log);
     }
 
     /**
@@ -64,6 +70,17 @@ public final class OpenAiServer implements AutoCloseable {
      * routes answer 404).
      */
     public static OpenAiServer start(DeepSeekVl vl, ZeroShotClassifier zeroShot, String zeroShotId, ServerConfig config, PrintStream log) {
+        return start(vl, zeroShot, zeroShotId, null, null, config, log);
+    }
+
+    /**
+     * Starts serving vl, with /v1/classify and /v1/embeddings on a SigLIP or CLIP model named zeroShotId and
+     * /v1/segment on a SAM model named samId (either null: those routes answer 404). The caller keeps every model
+     * open until this server is closed.
+     */
+    public static OpenAiServer start(DeepSeekVl vl, ZeroShotClassifier zeroShot, String zeroShotId, Sam sam, String samId,
+                                     ServerConfig config, PrintStream log) {
+        SegmentHandler segment = sam == null ? null : new SegmentHandler(sam, samId, config);
         int context = vl.config().language().maxPositions();
         int imagesThatFit = Math.max(1, (context - 1) / vl.config().chatProcessor().numImageTokens());
         long maxBody = config.maxRequestBytes() > 0 ? config.maxRequestBytes()
@@ -111,6 +128,9 @@ public final class OpenAiServer implements AutoCloseable {
             c.routes.post("/v1/chat/completions", chat::handle);
             c.routes.post("/v1/classify", zeroShotHandler::classify);
             c.routes.post("/v1/embeddings", zeroShotHandler::embeddings);
+            if (segment != null) {
+                c.routes.post("/v1/segment", segment::handle);
+            }
             c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
             // Javalin's own refusals (no such endpoint, wrong method, body too large) in the same shape
             c.routes.exception(HttpResponseException.class, (e, ctx) -> {

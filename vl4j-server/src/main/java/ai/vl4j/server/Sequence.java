@@ -69,7 +69,8 @@ final class Sequence {
                 emit(stop.flush());
             }
         }
-        job.emit(new Completion.Done(reason, job.prompt.inputIds().length, reusedTokens, decoding.count(), text.toString()));
+        job.emit(new Completion.Done(reason, job.prompt.inputIds().length, reusedTokens, decoding.count(), text.toString(),
+                decoding.tokenIds()));
         return true;
     }
 

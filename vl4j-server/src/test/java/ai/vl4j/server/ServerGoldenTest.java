@@ -1,6 +1,7 @@
 package ai.vl4j.server;
 
 import static ai.vl4j.Fixtures.ints;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -148,12 +149,13 @@ class ServerGoldenTest {
     }
 
     /**
-     * Four requests in flight at once decode in shared batched steps (the metrics show steps with several rows),
-     * the prompts that arrive while others decode are prefilled in pieces between those steps, and each request
-     * gets exactly the tokens DeepSeekVl.generate gives it alone.
+     * Batch invariance: each of four requests is sent alone, then the four at once. In flight together they decode in
+     * shared batched steps (the metrics show steps with several rows) and the prompts that arrive while others decode
+     * are prefilled in pieces between those steps; each still gets exactly the token ids it got alone, which are the
+     * ids DeepSeekVl.generate gives it.
      */
     @Test
-    void concurrentRequestsEachEqualTheirSoloAnswer() throws Exception {
+    void concurrentRequestsEachGetTheTokenIdsTheyGetAlone() throws Exception {
         int tokens = 160;
         String dog = TestServer.dataUri(TestServer.IMAGES.resolve("dog_a.png"));
         String synth = TestServer.dataUri(TestServer.IMAGES.resolve("synth_640x427_q90.jpg"));
@@ -162,25 +164,35 @@ class ServerGoldenTest {
                 TestServer.request("这张图片里有什么？", tokens, synth),
                 TestServer.request("Write a long story about a lighthouse keeper.", tokens),
                 TestServer.request("Compare these two images.", tokens, synth, dog));
-        List<String> solo = new ArrayList<>();
+        List<int[]> alone = new ArrayList<>();
         for (ObjectNode r : requests) {
-            solo.add(soloAnswer(r, tokens));
+            TestServer.Reply reply = server.chat(r.deepCopy().put("return_token_ids", true));
+            assertEquals(200, reply.status(), reply.body());
+            JsonNode choice = reply.json().get("choices").get(0);
+            int[] ids = ids(choice.get("token_ids"));
+            assertEquals(reply.json().get("usage").get("completion_tokens").asInt(), ids.length, "token_ids has every generated id");
+            GenerationResult library = soloResult(r, tokens);
+            assertArrayEquals(library.tokenIds(), ids, "the server alone vs DeepSeekVl.generate");
+            assertEquals(library.text(), choice.get("message").get("content").asText());
+            alone.add(ids);
         }
         long rowsBefore = metric("vl4j_decode_step_rows_total");
         long stepsBefore = metric("vl4j_decode_steps_total");
         long piecesBefore = metric("vl4j_prefill_pieces_total");
         ExecutorService pool = Executors.newFixedThreadPool(requests.size());
         try {
-            List<Future<String>> answers = new ArrayList<>();
+            List<Future<int[]>> together = new ArrayList<>();
             for (ObjectNode r : requests) {
-                answers.add(pool.submit((Callable<String>) () -> {
-                    try (TestServer.SseStream s = server.stream(r.deepCopy().put("stream", true))) {
-                        return TestServer.streamedText(s.rest());
+                together.add(pool.submit((Callable<int[]>) () -> {
+                    try (TestServer.SseStream s = server.stream(r.deepCopy().put("stream", true).put("return_token_ids", true))) {
+                        List<String> payloads = s.rest();
+                        JsonNode last = TestServer.JSON.readTree(payloads.get(payloads.size() - 2));   // before [DONE]
+                        return ids(last.get("choices").get(0).get("token_ids"));
                     }
                 }));
             }
             for (int i = 0; i < requests.size(); i++) {
-                assertEquals(solo.get(i), answers.get(i).get(), "request " + i + " batched vs alone");
+                assertArrayEquals(alone.get(i), together.get(i).get(), "request " + i + ": token ids among concurrent requests vs alone");
             }
         } finally {
             pool.shutdownNow();
@@ -190,6 +202,15 @@ class ServerGoldenTest {
         assertTrue(rows > steps + tokens, "steps were shared: " + rows + " rows in " + steps + " steps");
         long pieces = metric("vl4j_prefill_pieces_total") - piecesBefore;
         assertTrue(pieces > requests.size(), "prompts were prefilled in pieces between decode steps: " + pieces + " pieces");
+    }
+
+    private static int[] ids(JsonNode array) {
+        assertTrue(array != null && array.isArray(), "token_ids is an array: " + array);
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = array.get(i).asInt();
+        }
+        return out;
     }
 
     /** OpenAI clients resend the conversation: the follow-up runs only its new tokens, and answers as a fresh run. */
@@ -218,8 +239,8 @@ class ServerGoldenTest {
         assertEquals(fresh.text(), reply.json().get("choices").get(0).get("message").get("content").asText());
     }
 
-    /** What the library answers for the same conversation, decoded alone. */
-    static String soloAnswer(ObjectNode request, int tokens) {
+    /** What the library gives the same conversation, decoded alone. */
+    static GenerationResult soloResult(ObjectNode request, int tokens) {
         List<RgbImage> images = new ArrayList<>();
         StringBuilder text = new StringBuilder();
         for (JsonNode part : request.get("messages").get(0).get("content")) {
@@ -230,9 +251,8 @@ class ServerGoldenTest {
                 text.append(part.get("text").asText());
             }
         }
-        GenerationResult r = TestServer.model().generate(List.of(Message.user(text.toString(), images.toArray(RgbImage[]::new))),
+        return TestServer.model().generate(List.of(Message.user(text.toString(), images.toArray(RgbImage[]::new))),
                 SamplingOptions.GREEDY.withMaxNewTokens(tokens), TokenListener.NONE);
-        return r.text();
     }
 
     static long metric(String name) {

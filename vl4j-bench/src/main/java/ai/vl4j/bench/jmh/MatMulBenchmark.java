@@ -1,7 +1,10 @@
 package ai.vl4j.bench.jmh;
 
+import ai.vl4j.bench.Roofline;
+import ai.vl4j.tensor.Backends;
 import ai.vl4j.tensor.DType;
 import ai.vl4j.tensor.MatMul;
+import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.QuantType;
 import ai.vl4j.tensor.QuantizedTensor;
 import ai.vl4j.tensor.Tensor;
@@ -9,6 +12,7 @@ import ai.vl4j.tensor.WeightMatrix;
 import java.lang.foreign.Arena;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -25,12 +29,18 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The linear-layer kernel on DeepSeek-VL-1.3B shapes, "n x k x m" = input rows × inputs × outputs.
- * GEMM shapes (prefill, SigLIP MLP, SAM qkv): GFLOP/s = 2·n·k·m / time. GEMV shapes (decode; the lm_head one
- * is larger than any cache): GB/s = weight bytes / time. Run with scripts/jmh.sh.
+ * GEMM shapes (prefill, SigLIP MLP, SAM qkv) are bound by arithmetic, GEMV shapes (decode; the lm_head one is
+ * larger than any cache) by memory. Besides calls per second, JMH prints three rates as secondary results:
+ * {@code gflops} (2·n·k·m per call), {@code gbytes} (weight bytes read per call) and {@code pct_of_fma_peak}
+ * (gflops as a percentage of the f32 FMA peak that {@link Roofline#fmaPeak} measured in the same fork, on the
+ * same threads, just before; JMH labels it ops/s). Run with scripts/jmh.sh, e.g.
+ * {@code scripts/jmh.sh MatMulBenchmark -p shape=608x2048x5632 -p weights=bf16 -p backend=java,dnnl}; the Java
+ * kernels' other vector shapes with {@code -jvmArgsAppend -XX:MaxVectorSize=32} (AVX2 on an AVX-512 host) or
+ * {@code 16} (the 128-bit path of NEON hosts), the other register tile with {@code -Dvl4j.gemm.tile=6x3}.
  */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx8g"})
@@ -38,8 +48,24 @@ public class MatMulBenchmark {
     @Param({"608x2048x5632", "576x1024x4096", "4096x768x2304", "1x2048x5632", "1x2048x102400", "4x2048x5632", "8x2048x5632"})
     public String shape;
 
-    @Param({"bf16", "q8_0", "q4_0"})
+    @Param({"bf16", "f16", "f32", "q8_0", "q4_0"})
     public String weights;
+
+    /** Who multiplies GEMM shapes (GEMV shapes always stream through the Java kernels). */
+    @Param({"java", "dnnl"})
+    public String backend;
+
+    /** Work done, reported by JMH per second of the measurement. */
+    @AuxCounters(AuxCounters.Type.OPERATIONS)
+    @State(Scope.Thread)
+    public static class Rates {
+        public double gflops;
+        public double gbytes;
+        public double pct_of_fma_peak;
+    }
+
+    private double gflopPerCall;
+    private double peakGflops;
 
     private float[] x;
     private float[] out;
@@ -57,12 +83,18 @@ public class MatMulBenchmark {
         }
         Tensor dense = Tensor.ofFloats("w", values, m, k).convertTo(DType.BF16);
         arena = Arena.ofShared();
-        w = weights.equals("bf16") ? dense : QuantizedTensor.quantize(dense, QuantType.parse(weights), arena);
+        w = weights.startsWith("q") ? QuantizedTensor.quantize(dense, QuantType.parse(weights), arena)
+                : dense.convertTo(DType.valueOf(weights.toUpperCase(java.util.Locale.ROOT)));
         x = new float[n * k];
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) rnd.nextGaussian();
         }
         out = new float[n * m];
+        gflopPerCall = 2.0 * n * k * m / 1e9;
+        Backends.select(Backends.Choice.parse(backend));
+        System.out.printf("%n%s%n", Backends.report());
+        peakGflops = Roofline.fmaPeak(5);
+        System.out.printf("%nf32 FMA peak on %d threads: %.1f GFLOP/s%n", Parallel.threads(), peakGflops);
     }
 
     @TearDown(Level.Trial)
@@ -71,8 +103,11 @@ public class MatMulBenchmark {
     }
 
     @Benchmark
-    public float[] linear() {
+    public float[] linear(Rates rates) {
         MatMul.linear(x, x.length / w.cols(), w, null, out);
+        rates.gflops += gflopPerCall;
+        rates.gbytes += w.bytes() / 1e9;
+        rates.pct_of_fma_peak += 100 * gflopPerCall / peakGflops;
         return out;
     }
 }

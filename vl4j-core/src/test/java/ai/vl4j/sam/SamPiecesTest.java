@@ -1,4 +1,4 @@
-package ai.vl4j.vision;
+package ai.vl4j.sam;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -46,7 +46,7 @@ class SamPiecesTest {
                 a[i] = (float) rnd.nextGaussian();
             }
         }
-        SamEncoder.RelativePosition bias = new SamEncoder.RelativePosition(qkv, base, stride, hd, side, relH, relW);
+        RelativePosition bias = new RelativePosition(qkv, base, stride, hd, side, relH, relW);
         for (int head = 0; head < heads; head++) {
             for (int query = 0; query < side * side; query++) {
                 float[] scores = new float[side * side];

@@ -1,4 +1,4 @@
-package ai.vl4j.vision;
+package ai.vl4j.sam;
 
 /**
  * SAM's window partition of a channels-last grid [g, g, C]: zero-pad bottom and right to a multiple of the

@@ -1,0 +1,73 @@
+package ai.vl4j.sam;
+
+import ai.vl4j.nn.Linear;
+import ai.vl4j.safetensors.Weights;
+import ai.vl4j.tensor.Attention;
+
+/**
+ * The two-way transformer's attention (official {@code transformer.Attention}): projections to an internal
+ * width (C, or C/2 with downsample rate 2), heads side by side, softmax(QKᵀ/√(head dim))·V, projection back:
+ * <pre>
+ *   out = out_proj(MultiHead(q_proj(q), k_proj(k), v_proj(v)))       q [nq, C], k and v [nk, C] -> [nq, C]
+ * </pre>
+ * Batched over prompts: queries and keys of prompt b are rows b·nq .. and b·nk .. of their arrays. The projections
+ * are also available apart, so that a side every prompt shares (the image, before the first layer changes it) is
+ * projected once: its rows then serve every prompt (stride 0).
+ */
+final class DecoderAttention {
+    private final Linear q, k, v, out;   // [I, C] ×3, [C, I]
+    private final int heads;
+    private final int internal;          // I
+
+    DecoderAttention(Weights w, String prefix, int width, int downsampleRate, int heads) {
+        this.internal = width / downsampleRate;
+        this.heads = heads;
+        this.q = Linear.load(w, prefix + "q_proj", width, internal, true);
+        this.k = Linear.load(w, prefix + "k_proj", width, internal, true);
+        this.v = Linear.load(w, prefix + "v_proj", width, internal, true);
+        this.out = Linear.load(w, prefix + "out_proj", internal, width, true);
+    }
+
+    /** [batch·nq, C] for queries [batch·nq, C], keys and values [batch·nk, C]. */
+    float[] forward(float[] queries, float[] keys, float[] values, int batch, int nq, int nk) {
+        return attend(projectQueries(queries, batch * nq), projectKeys(keys, batch * nk), projectValues(values, batch * nk),
+                batch, nq, nk, nq, nk);
+    }
+
+    float[] projectQueries(float[] x, int n) {
+        return project(q, x, n);
+    }
+
+    float[] projectKeys(float[] x, int n) {
+        return project(k, x, n);
+    }
+
+    float[] projectValues(float[] x, int n) {
+        return project(v, x, n);
+    }
+
+    /**
+     * out_proj of the attention of projected queries qp, keys kp and values vp [·, I]; prompt b's queries start at row
+     * b·queryStride and its keys and values at b·keyStride (0: one set shared by all prompts). [batch·nq, C].
+     */
+    float[] attend(float[] qp, float[] kp, float[] vp, int batch, int nq, int nk, int queryStride, int keyStride) {
+        int hd = internal / heads;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] mixed = new float[batch * nq * internal];
+        for (int b = 0; b < batch; b++) {
+            Attention.multiHead(
+                    new Attention.Operand(qp, internal, b * queryStride * internal),
+                    new Attention.Operand(kp, internal, b * keyStride * internal),
+                    new Attention.Operand(vp, internal, b * keyStride * internal),
+                    new Attention.Operand(mixed, internal, b * nq * internal),
+                    nq, nk, heads, heads, hd, scale, -1);
+        }
+        return project(out, mixed, batch * nq);
+    }
+
+    private static float[] project(Linear layer, float[] x, int n) {
+        float[] y = new float[n * layer.out()];
+        layer.forward(x, n, y);
+        return y;
+    }
+}

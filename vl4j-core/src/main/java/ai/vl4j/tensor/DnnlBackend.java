@@ -1,0 +1,213 @@
+package ai.vl4j.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.WeakHashMap;
+
+/**
+ * The oneDNN backend: float32 matmul primitives, created once per shape and thread count and kept (least
+ * recently used first out), run on vl4j's thread count.
+ *
+ * <p>What is handed over how. A float32 weight stored in the checkpoint is passed as the memory-mapped segment
+ * itself, W [m, k] read as Wᵀ through its strides: no copy. oneDNN 2.x multiplies float32 by float32 only, so a
+ * BF16 or F16 weight is widened to float32 once and the copy kept ("packed"; {@link #packedBytes()} reports
+ * the memory this costs: twice the stored size) while the budget allows ({@code VL4J_DNNL_PACK_MB}, default
+ * none), else widened into a scratch buffer on every product. A heap weight
+ * ({@link FloatMatrix}, changed by training between products) and the activations (Java arrays, which the
+ * garbage collector may move) are copied into native buffers and the result back: O(n·(k + m)) copies around
+ * O(n·k·m) arithmetic. Quantized weights go to {@link JavaBackend}.
+ *
+ * <p>One product at a time (each uses every thread): the methods are synchronized.
+ */
+final class DnnlBackend implements ComputeBackend {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
+    private static final int MAX_PRIMITIVES = 256;
+
+    private final Dnnl dnnl;
+    private final long packBudget;
+    private final Map<Key, Dnnl.Matmul> primitives = new LinkedHashMap<>(64, 0.75f, true);
+    private final Map<WeightMatrix, MemorySegment> packed = new WeakHashMap<>();
+    private final TreeSet<String> impls = new TreeSet<>();
+    private final Scratch src = new Scratch(), wei = new Scratch(), bias = new Scratch(), dst = new Scratch();
+    private long packedBytes;
+
+    private enum Op { FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT }
+
+    private record Key(Op op, int n, int k, int m, boolean bias, int threads) {
+    }
+
+    DnnlBackend(Dnnl dnnl, long packBudgetBytes) {
+        this.dnnl = dnnl;
+        this.packBudget = packBudgetBytes;
+    }
+
+    @Override
+    public String name() {
+        return "dnnl";
+    }
+
+    @Override
+    public synchronized String describe() {
+        return "dnnl (oneDNN " + dnnl.version() + ", " + dnnl.runtime() + ", ISA " + dnnl.isa()
+                + (impls.isEmpty() ? "" : ", matmul " + String.join(" ", impls))
+                + (packedBytes == 0 ? "" : String.format(java.util.Locale.ROOT, ", %d MB of weights packed to float32", packedBytes >> 20)) + ")";
+    }
+
+    Dnnl library() {
+        return dnnl;
+    }
+
+    /** Native memory held by float32 copies of 16-bit weights. */
+    synchronized long packedBytes() {
+        return packedBytes;
+    }
+
+    /** True for the weights oneDNN multiplies here: dense float (stored or on the heap). */
+    static boolean supports(WeightMatrix w) {
+        return w instanceof Tensor t && t.dtype().isFloatWeight() || w instanceof FloatMatrix;
+    }
+
+    @Override
+    public synchronized void linear(float[] x, int n, WeightMatrix w, float[] b, float[] out) {
+        if (!supports(w) || n == 0) {
+            JavaBackend.INSTANCE.linear(x, n, w, b, out);
+            return;
+        }
+        int k = w.cols();
+        int m = w.rows();
+        // src x [n, k]; weights Wᵀ [k, m] = W [m, k] read with strides (1, k); dst [n, m]
+        Dnnl.Matmul mm = primitive(new Key(Op.FORWARD, n, k, m, b != null, Parallel.threads()),
+                key -> dnnl.matmul(n, k, m, new long[] {k, 1}, new long[] {1, k}, b != null, false));
+        MemorySegment xs = copyIn(src, x, (long) n * k);
+        MemorySegment bs = b == null ? null : copyIn(bias, b, m);
+        MemorySegment os = dst.get((long) n * m);
+        mm.run(xs, weights(w), bs, os);
+        copyOut(os, out, (long) n * m);
+    }
+
+    @Override
+    public synchronized void backwardInput(float[] dy, int n, WeightMatrix w, float[] dx) {
+        if (!supports(w) || n == 0) {
+            JavaBackend.INSTANCE.backwardInput(dy, n, w, dx);
+            return;
+        }
+        int k = w.cols();
+        int m = w.rows();
+        // src dy [n, m]; weights W [m, k] as stored; dst dx [n, k]
+        Dnnl.Matmul mm = primitive(new Key(Op.BACKWARD_INPUT, n, k, m, false, Parallel.threads()),
+                key -> dnnl.matmul(n, m, k, new long[] {m, 1}, new long[] {k, 1}, false, false));
+        MemorySegment ys = copyIn(src, dy, (long) n * m);
+        MemorySegment os = dst.get((long) n * k);
+        mm.run(ys, weights(w), null, os);
+        copyOut(os, dx, (long) n * k);
+    }
+
+    @Override
+    public synchronized void backwardWeight(float[] dy, float[] x, int n, int m, int k, float[] dw) {
+        if (n == 0) {
+            return;
+        }
+        // src dyᵀ [m, n] = dy [n, m] read with strides (1, m); weights x [n, k]; dst dw [m, k] += (sum post-op)
+        Dnnl.Matmul mm = primitive(new Key(Op.BACKWARD_WEIGHT, n, k, m, false, Parallel.threads()),
+                key -> dnnl.matmul(m, n, k, new long[] {1, m}, new long[] {k, 1}, false, true));
+        MemorySegment ys = copyIn(src, dy, (long) n * m);
+        MemorySegment xs = copyIn(wei, x, (long) n * k);
+        MemorySegment os = copyIn(dst, dw, (long) m * k);
+        mm.run(ys, xs, null, os);
+        copyOut(os, dw, (long) m * k);
+    }
+
+    private Dnnl.Matmul primitive(Key key, java.util.function.Function<Key, Dnnl.Matmul> create) {
+        dnnl.setThreads(key.threads());
+        Dnnl.Matmul mm = primitives.get(key);
+        if (mm == null) {
+            mm = create.apply(key);
+            impls.add(mm.impl());
+            primitives.put(key, mm);
+            if (primitives.size() > MAX_PRIMITIVES) {
+                var eldest = primitives.entrySet().iterator();
+                eldest.next().getValue().close();
+                eldest.remove();
+            }
+        }
+        return mm;
+    }
+
+    /** W [m, k] as float32 native memory: the mapped segment itself (F32), a packed copy, or a scratch copy. */
+    private MemorySegment weights(WeightMatrix w) {
+        if (w instanceof Tensor t && t.dtype() == DType.F32 && t.data().isNative()) {
+            return t.data();
+        }
+        if (w instanceof FloatMatrix f) {
+            return copyIn(wei, f.data(), f.data().length);
+        }
+        if (w instanceof Tensor t && t.dtype() == DType.F32) {
+            // a heap view (a parameter in training: it changes between products), copied each time, never packed
+            MemorySegment seg = wei.get((long) w.rows() * w.cols());
+            MemorySegment.copy(t.data(), 0, seg, 0, 4L * w.rows() * w.cols());
+            return seg;
+        }
+        MemorySegment p = packed.get(w);
+        if (p != null) {
+            return p;
+        }
+        long bytes = 4L * w.rows() * w.cols();
+        packedBytes = packed.values().stream().mapToLong(MemorySegment::byteSize).sum();   // copies of weights gone are freed
+        if (packedBytes + bytes <= packBudget) {
+            p = Arena.ofAuto().allocate(bytes, 64);
+            widen(w, p);
+            packed.put(w, p);
+            packedBytes += bytes;
+            return p;
+        }
+        p = wei.get((long) w.rows() * w.cols());
+        widen(w, p);
+        return p;
+    }
+
+    /** Every row of w widened to float32 into p, rows shared out over the threads. */
+    private static void widen(WeightMatrix w, MemorySegment p) {
+        int k = w.cols();
+        Parallel.forRange(0, w.rows(), Math.max(1, 65536 / Math.max(1, k)), (lo, hi) -> {
+            float[] row = new float[k];
+            for (int r = lo; r < hi; r++) {
+                w.rowToFloat(r, 0, k, row, 0);
+                MemorySegment.copy(row, 0, p, F32, 4L * r * k, k);
+            }
+        });
+    }
+
+    private static MemorySegment copyIn(Scratch s, float[] a, long count) {
+        MemorySegment seg = s.get(count);
+        int n = (int) count;
+        Parallel.forRange(0, n, 1 << 18, (lo, hi) -> MemorySegment.copy(a, lo, seg, F32, 4L * lo, hi - lo));
+        return seg;
+    }
+
+    private static void copyOut(MemorySegment seg, float[] a, long count) {
+        int n = (int) count;
+        Parallel.forRange(0, n, 1 << 18, (lo, hi) -> MemorySegment.copy(seg, F32, 4L * lo, a, lo, hi - lo));
+    }
+
+    /** A native float buffer that grows to the largest size asked for. */
+    private static final class Scratch {
+        private Arena arena;
+        private MemorySegment segment = MemorySegment.NULL;
+
+        MemorySegment get(long floats) {
+            long bytes = Math.max(4, 4 * floats);
+            if (segment.byteSize() < bytes) {
+                if (arena != null) {
+                    arena.close();
+                }
+                arena = Arena.ofShared();
+                segment = arena.allocate(bytes, 64);
+            }
+            return segment.asSlice(0, bytes);
+        }
+    }
+}
