@@ -138,19 +138,20 @@ public final class TrainingBenchmark {
         String name = setup.label + ", activations " + (checkpoint ? "recomputed" : "kept");
         progress.accept(name + ": loading");
         try (MemoryPeaks memory = MemoryPeaks.start(); DeepSeekVl vl = DeepSeekVl.load(model)) {
-            if (setup == Setup.STAGE1) {
-                TrainingSetup.train(vl, TrainingSetup.stage(1));
-            }
+            TrainingSample sample = sample(new SampleEncoder(vl.tokenizer(), vl.config()), vl.config().chatProcessor().imageTag(), setup,
+                    options.image(), options.sampleTokens());
             TrainingSetup.LoraSetup lora = setup == Setup.STAGE3_LORA
                     ? TrainingSetup.lora(vl, null, options.loraRank(), 2.0 * options.loraRank(), Lora.ALL_PROJECTIONS, 0)
                     : null;
-            TrainingSample sample = sample(new SampleEncoder(vl.tokenizer(), vl.config()), vl.config().chatProcessor().imageTag(), setup,
-                    options.image(), options.sampleTokens());
-            long estimate = TrainingSetup.estimateBytes(vl, sample.length(), checkpoint, 0);
+            long estimate = lora != null ? TrainingSetup.estimateBytes(vl, sample.length(), checkpoint, 0)
+                    : TrainingSetup.estimateBytes(vl, TrainingSetup.stage(setup.stage), sample.length(), checkpoint, 0);
             long maxHeap = Runtime.getRuntime().maxMemory();
             String problem = TrainingSetup.memoryProblem(estimate, maxHeap, lora != null, checkpoint);
             if (problem != null) {
                 throw new IllegalArgumentException(setup.label + ": " + problem);
+            }
+            if (lora == null) {
+                TrainingSetup.train(vl, TrainingSetup.stage(setup.stage));
             }
             int stage = lora != null ? 0 : setup.stage;
             Trainer.Options trainerOptions = new Trainer.Options(options.runs() + 1,
