@@ -1,6 +1,7 @@
 package ai.vl4j.cli;
 
 import ai.vl4j.bench.PipelineBenchmark;
+import ai.vl4j.bench.TrainingBenchmark;
 import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.tensor.Backends;
@@ -12,17 +13,34 @@ import ai.vl4j.zeroshot.ZeroShotClassifier;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** {@code vl4j bench}: stage timings over repeated runs, and decode speed against the measured roofline. */
-@Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode (SigLIP/CLIP models: zero-shot classification).", sortOptions = false,
+/**
+ * {@code vl4j bench}: stage timings over repeated runs, and decode speed against the measured roofline; with --train,
+ * training steps ({@link TrainBench}); {@code bench sam}: SAM.
+ */
+@Command(name = "bench", description = "Time image preprocessing, the vision towers, aligner, prefill and decode (SigLIP/CLIP models: "
+        + "zero-shot classification; --train: training steps).", sortOptions = false,
         subcommands = SamBenchCommand.class)
 final class BenchCommand implements Callable<Integer> {
+    /** Options only inference takes, and options only --train takes (each refused with the other mode). */
+    private static final List<String> INFERENCE_ONLY = List.of("--prompt-tokens", "--gen-tokens", "--batch", "--labels", "--quant", "--kv-cache",
+            "--adapter");
+    private static final List<String> TRAIN_ONLY = List.of("--stages", "--checkpoint-activations", "--lora-rank", "--batch-size", "--sample-tokens");
+
+    @Spec
+    CommandSpec spec;
+
     @Mixin
     ModelOption model;
 
@@ -50,8 +68,39 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--labels", defaultValue = "1000", paramLabel = "N", description = "SigLIP/CLIP models: size of the cached label set classified against (default ${DEFAULT-VALUE}).")
     int labels;
 
+    @Option(names = "--train", description = "Time training steps instead: stage 1 (the aligner) and stage 3 with LoRA, each with "
+            + "activations kept and recomputed; needs --image.")
+    boolean train;
+
+    @Option(names = "--stages", split = ",", paramLabel = "S", description = "--train: 1 (the aligner, on an image and a caption) and/or 3 "
+            + "(LoRA on the language model, on an image and a conversation); default 1,3.")
+    int[] stages = {1, 3};
+
+    @Option(names = "--checkpoint-activations", defaultValue = "both", paramLabel = "MODE", description = "--train: on (recomputed in "
+            + "backward), off (kept) or both (default).")
+    String checkpointActivations;
+
+    @Option(names = "--lora-rank", defaultValue = "8", paramLabel = "R", description = "--train: rank of the stage-3 adapters (alpha 2 × R; "
+            + "default ${DEFAULT-VALUE}).")
+    int loraRank;
+
+    @Option(names = "--batch-size", defaultValue = "1", paramLabel = "B", description = "--train: samples per step (default ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--sample-tokens", defaultValue = "640", paramLabel = "T", description = "--train: tokens per sample, the image's 576 "
+            + "included (the caption or answer is made to fit; default ${DEFAULT-VALUE}).")
+    int sampleTokens;
+
     @Override
     public Integer call() throws Exception {
+        if (train) {
+            return train();
+        }
+        for (String option : TRAIN_ONLY) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new IllegalArgumentException(option + " goes with --train");
+            }
+        }
         if (runs < 1 || genTokens < 1 || promptTokens < 1 || java.util.Arrays.stream(batch).anyMatch(b -> b < 1)) {
             throw new IllegalArgumentException("--runs, --gen-tokens, --prompt-tokens and --batch sizes must be at least 1");
         }
@@ -76,6 +125,36 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** --train: the training benchmark on the model (a DeepSeek-VL folder). */
+    private int train() throws Exception {
+        for (String option : INFERENCE_ONLY) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(option)) {
+                throw new IllegalArgumentException(option + " is for inference; bench --train does not take it");
+            }
+        }
+        if (image == null) {
+            throw new IllegalArgumentException("bench --train needs --image FILE: the picture of each sample");
+        }
+        List<Boolean> modes = switch (checkpointActivations.toLowerCase(Locale.ROOT)) {
+            case "off" -> List.of(false);
+            case "on" -> List.of(true);
+            case "both" -> List.of(false, true);
+            default -> throw new IllegalArgumentException("--checkpoint-activations takes on, off or both, got '" + checkpointActivations + "'");
+        };
+        List<TrainingBenchmark.Setup> setups = new ArrayList<>();
+        for (int stage : stages) {
+            TrainingBenchmark.Setup setup = TrainingBenchmark.Setup.ofStage(stage);
+            if (!setups.contains(setup)) {
+                setups.add(setup);
+            }
+        }
+        Path picture = Path.of(image);
+        ImageLoader.load(image);                    // a missing or broken image is refused before the model loads
+        compute.apply();
+        TrainingBenchmark.Options options = new TrainingBenchmark.Options(setups, modes, loraRank, batchSize, sampleTokens, runs, picture);
+        return TrainBench.run(model.model, model.resolve(), options, json);
     }
 
     private Map<String, Object> toJson(PipelineBenchmark.Report r, QuantType quantType) {

@@ -190,20 +190,24 @@ final class TrainCommand implements Callable<Integer> {
 
         try (DeepSeekVl vl = DeepSeekVl.load(model)) {
             TrainingSetup.LoraSetup loraSetup = null;
+            Set<TrainingSetup.Part> parts = lora ? null : trainParts != null ? TrainingSetup.parts(trainParts) : TrainingSetup.stage(stageNumber);
+            int micro = microBatch == null ? 0 : microBatch;
+            long needed;
             if (lora) {
                 List<String> targets = loraTargets == null ? Lora.ALL_PROJECTIONS : Arrays.asList(loraTargets.split(","));
                 int rank = loraRank != null ? loraRank : init.rank();
                 double alpha = loraAlpha != null ? loraAlpha : 2.0 * rank;
                 loraSetup = TrainingSetup.lora(vl, init, rank, alpha, targets, seed);
+                needed = TrainingSetup.estimateBytes(vl, longest, checkpointActivations, micro);
             } else {
-                Set<TrainingSetup.Part> parts = trainParts != null ? TrainingSetup.parts(trainParts) : TrainingSetup.stage(stageNumber);
-                TrainingSetup.train(vl, parts);
+                needed = TrainingSetup.estimateBytes(vl, parts, longest, checkpointActivations, micro);   // before train() allocates
             }
-            int micro = microBatch == null ? 0 : microBatch;
-            long needed = TrainingSetup.estimateBytes(vl, longest, checkpointActivations, micro);
             String problem = TrainingSetup.memoryProblem(needed, Runtime.getRuntime().maxMemory(), lora, checkpointActivations);
             if (problem != null) {
                 throw new IllegalArgumentException(problem);
+            }
+            if (!lora) {
+                TrainingSetup.train(vl, parts);
             }
             Trainer.Options options = new Trainer.Options(steps, lrSchedule, weightDecay, b[0], b[1], eps, clip, micro,
                     checkpointActivations, dtype, out, metrics, dumpGrads, saveEvery, featureCacheMb << 20);

@@ -25,6 +25,7 @@ public final class Objective {
     private final DeepSeekVl vl;
     private final boolean checkpoint;
     private final FeatureCache features;
+    private StepTimes times;       // null: not timed
 
     /** @param checkpoint recompute each layer's activations in backward instead of keeping them (less memory) */
     public Objective(DeepSeekVl vl, boolean checkpoint) {
@@ -39,6 +40,16 @@ public final class Objective {
         this.vl = vl;
         this.checkpoint = checkpoint;
         this.features = new FeatureCache(featureCacheBytes);
+    }
+
+    /** Adds the time of each phase of the samples' passes to times from now on (null: stop timing). */
+    public void timeWith(StepTimes times) {
+        this.times = times;
+    }
+
+    /** Ends a phase that began at t0: its time goes to the {@link StepTimes}, if any; returns now. */
+    private long mark(StepTimes.Phase phase, long t0) {
+        return times == null ? System.nanoTime() : times.since(phase, t0);
     }
 
     /** Supervised positions of a batch: the N of the mean. */
@@ -110,7 +121,9 @@ public final class Objective {
         int[] ids = sample.inputIds();
         int t = ids.length;
         // input embeddings: token rows, each image's aligned rows over its span
+        long t0 = System.nanoTime();
         float[] x = llm.embed(ids);
+        t0 = mark(StepTimes.Phase.LLM_FORWARD, t0);
         List<TrainingSample.ImageSpan> spans = sample.imageSpans();
         List<MlpAligner.Tape> alignerTapes = new ArrayList<>();
         List<SigLipVit.Tape> towerTapes = new ArrayList<>();
@@ -126,10 +139,12 @@ public final class Objective {
             } else {
                 features = this.features.get(sample.images().get(image), "tower", () -> vl.visionFeatures(sample.pixels(image)));
             }
+            t0 = mark(StepTimes.Phase.VISION, t0);
             MlpAligner.Tape tape = backward ? new MlpAligner.Tape() : null;
             float[] rows = vl.aligner().forward(features, span.end() - span.start(), tape);
             System.arraycopy(rows, 0, x, span.start() * h, rows.length);
             alignerTapes.add(tape);
+            t0 = mark(StepTimes.Phase.ALIGNER, t0);
         }
         // the supervised positions: logits at p predict labels[p + 1]
         int[] labels = sample.labels();
@@ -149,13 +164,19 @@ public final class Objective {
         }
         if (!backward) {
             float[] hidden = llm.forward(x, t, new KvCache(cfg, t));
-            return llm.loss(hidden, t, rows, targets, scale, null);
+            t0 = mark(StepTimes.Phase.LLM_FORWARD, t0);
+            double loss = llm.loss(hidden, t, rows, targets, scale, null);
+            mark(StepTimes.Phase.LOSS, t0);
+            return loss;
         }
         TrainingTape tape = new TrainingTape(cfg, t, checkpoint);
         float[] hidden = llm.forward(x, tape);
+        t0 = mark(StepTimes.Phase.LLM_FORWARD, t0);
         float[] dHidden = new float[t * h];
         double loss = llm.loss(hidden, t, rows, targets, scale, dHidden);
+        t0 = mark(StepTimes.Phase.LOSS, t0);
         float[] dx = llm.backward(tape, dHidden);
+        t0 = mark(StepTimes.Phase.LLM_BACKWARD, t0);
         // token rows feed embed_tokens; image rows (their lookups were overwritten) feed the aligner
         boolean[] tokenRow = new boolean[t];
         java.util.Arrays.fill(tokenRow, true);
@@ -169,6 +190,7 @@ public final class Objective {
             }
         }
         llm.embedding().backward(ids, dx, tokenRow);
+        mark(StepTimes.Phase.INPUT_BACKWARD, t0);
         return loss;
     }
 }

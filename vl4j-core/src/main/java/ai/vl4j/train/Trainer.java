@@ -87,6 +87,7 @@ public final class Trainer {
     private final Objective objective;
     private final AdamW adam;
     private final JsonNode hyperParameters;
+    private StepTimes times;                    // null: steps are not timed phase by phase
 
     /**
      * @param adapters        the LoRA adapters attached to vl (empty: the model's own trainable parameters train)
@@ -137,42 +138,21 @@ public final class Trainer {
             for (int s = first; s <= options.steps(); s++) {
                 long t0 = System.nanoTime();
                 Batch batch = loader.nextBatch();
-                List<TrainingSample> samples = batch.samples();
-                for (Parameter p : trainable) {
-                    p.zeroGrad();
-                }
-                long n = Objective.supervised(samples);
-                if (n == 0) {
-                    throw new IllegalArgumentException("step " + s + ": the batch (" + samples.getFirst().source()
-                            + " ...) has no supervised token");
-                }
-                double loss = 0;
-                int micro = options.microBatch() == 0 ? samples.size() : options.microBatch();
-                for (int i = 0; i < samples.size(); i += micro) {
-                    loss += objective.lossAndGradients(samples.subList(i, Math.min(samples.size(), i + micro)), n);
-                }
-                if (s == 1 && options.dumpGrads() != null) {
-                    dumpGradients(options.dumpGrads());
-                }
-                double norm = GradClip.norm(trainable);
-                if (options.clip() > 0) {
-                    GradClip.clip(trainable, norm, options.clip());
-                }
-                double lr = options.schedule().at(s);
-                adam.step(trainable, lr);
-                double seconds = (System.nanoTime() - t0) / 1e9;
+                Step taken = step(batch);
+                Step step = new Step(s, options.steps(), taken.loss(), taken.lr(), taken.gradNorm(), taken.tokens(), taken.supervised(),
+                        (System.nanoTime() - t0) / 1e9);    // the time of drawing the batch included
                 if (metrics != null) {
                     ObjectNode r = JSON.createObjectNode();
                     r.put("step", s);
-                    r.put("loss", loss);
-                    r.put("lr", lr);
-                    r.put("grad_norm", norm);
-                    r.put("tokens", batch.tokens());
-                    r.put("supervised_tokens", n);
-                    r.put("seconds", seconds);
+                    r.put("loss", step.loss());
+                    r.put("lr", step.lr());
+                    r.put("grad_norm", step.gradNorm());
+                    r.put("tokens", step.tokens());
+                    r.put("supervised_tokens", step.supervised());
+                    r.put("seconds", step.seconds());
                     metrics.write(r);
                 }
-                listener.step(new Step(s, options.steps(), loss, lr, norm, batch.tokens(), n, seconds));
+                listener.step(step);
                 if (options.saveEvery() > 0 && s % options.saveEvery() == 0 && s < options.steps()) {
                     Path dir = TrainingState.checkpointDir(options.out(), s);
                     state(loader).save(dir);
@@ -182,6 +162,55 @@ public final class Trainer {
         }
         saveFinal();
         listener.saved(options.out());
+    }
+
+    /**
+     * One optimizer step (the next after {@link #stepsTaken()}) on batch: gradients zeroed, the loss and gradients of
+     * every micro-batch, step 1's gradients dumped if asked, the global norm and clipping, AdamW at the schedule's
+     * learning rate. {@link #run} calls it for each batch; a benchmark may call it alone (nothing is written then
+     * but the dumped gradients).
+     */
+    public Step step(Batch batch) {
+        int s = adam.steps() + 1;
+        long t0 = System.nanoTime();
+        for (Parameter p : trainable) {
+            p.zeroGrad();
+        }
+        if (times != null) {
+            times.since(StepTimes.Phase.OPTIMIZER, t0);
+        }
+        List<TrainingSample> samples = batch.samples();
+        long n = Objective.supervised(samples);
+        if (n == 0) {
+            throw new IllegalArgumentException("step " + s + ": the batch (" + samples.getFirst().source()
+                    + " ...) has no supervised token");
+        }
+        double loss = 0;
+        int micro = options.microBatch() == 0 ? samples.size() : options.microBatch();
+        for (int i = 0; i < samples.size(); i += micro) {
+            loss += objective.lossAndGradients(samples.subList(i, Math.min(samples.size(), i + micro)), n);
+        }
+        if (s == 1 && options.dumpGrads() != null) {
+            dumpGradients(options.dumpGrads());
+        }
+        long tOptimizer = System.nanoTime();
+        double norm = GradClip.norm(trainable);
+        if (options.clip() > 0) {
+            GradClip.clip(trainable, norm, options.clip());
+        }
+        double lr = options.schedule().at(s);
+        adam.step(trainable, lr);
+        if (times != null) {
+            times.since(StepTimes.Phase.OPTIMIZER, tOptimizer);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        return new Step(s, options.steps(), loss, lr, norm, batch.tokens(), n, seconds);
+    }
+
+    /** Adds the time of each phase of every step to times from now on (null: stop timing); see {@link StepTimes}. */
+    public void timeWith(StepTimes times) {
+        this.times = times;
+        objective.timeWith(times);
     }
 
     /** Continues from a checkpoint folder: weights, optimizer state and step; returns its data cursor. */

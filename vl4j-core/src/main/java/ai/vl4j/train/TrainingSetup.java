@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
  * What trains: the paper's three stages as presets, or modules named by hand, or LoRA adapters on the language
@@ -135,9 +136,22 @@ public final class TrainingSetup {
      * activations.
      */
     public static long estimateBytes(DeepSeekVl vl, int longestSample, boolean checkpoint, int microBatch) {
+        return estimateBytes(vl, Parameter::trainable, longestSample, checkpoint, microBatch);
+    }
+
+    /**
+     * As {@link #estimateBytes(DeepSeekVl, int, boolean, int)} for a run that will train parts, asked before
+     * {@link #train(DeepSeekVl, Set)}: that call allocates the float32 copies, which alone may not fit the heap (a full
+     * stage 3 of the 1.3B), so a run checks first and refuses in one line instead of dying of OutOfMemoryError.
+     */
+    public static long estimateBytes(DeepSeekVl vl, Set<Part> parts, int longestSample, boolean checkpoint, int microBatch) {
+        return estimateBytes(vl, p -> parts.stream().anyMatch(part -> part.owns(p)), longestSample, checkpoint, microBatch);
+    }
+
+    private static long estimateBytes(DeepSeekVl vl, Predicate<Parameter> trains, int longestSample, boolean checkpoint, int microBatch) {
         long bytes = 0;
         for (Parameter p : vl.parameters()) {
-            if (p.trainable()) {
+            if (trains.test(p)) {
                 bytes += 16 * p.numel();
             }
         }
@@ -152,7 +166,7 @@ public final class TrainingSetup {
         bytes += 4 * t * h * 4;                              // embeddings, hidden, their gradients
         boolean towerTrains = false;
         for (Parameter p : vl.visionTower().parameters()) {
-            towerTrains |= p.trainable();
+            towerTrains |= trains.test(p);
         }
         if (towerTrains) {       // SigLIP's tape: per block its input and training buffers, per token (see SigLipVit.Scratch)
             SigLipConfig sc = (vl.visionTower() instanceof HybridVisionTower hybrid ? hybrid.siglip() : (SigLipVit) vl.visionTower()).config();
