@@ -201,13 +201,21 @@ class ChatPageBrowserTest {
                 assertEquals(drawn(masks.get(best)), canvasPixels(driver), "Undo shows the one-point answer again");
                 screenshot(driver, "segment-point.png");
 
+                // a dragged box joins the point (a new box starts afresh: no mask_input)
+                drag(driver, 20, 30, 70, 100);
+                JsonNode boxed = segRequest(driver, wait, 3);
+                assertEquals("[20,30,70,100]", boxed.get("request").get("box").toString(), "the box's corner pixels");
+                assertEquals("[[" + px + "," + py + "]]", boxed.get("request").get("points").toString());
+                assertFalse(boxed.get("request").has("mask_input"));
+                wait.until(d -> d.findElement(By.id("segstatus")).getText().startsWith("3 masks"));
+
                 // everything: the automatic generator's masks, all drawn, in distinct colours
                 setValue(driver, "points_per_side", "4");
                 setValue(driver, "pred_iou_thresh", "-10");
                 setValue(driver, "stability_score_thresh", "0");
                 setValue(driver, "box_nms_thresh", "1");
                 driver.findElement(By.id("everything")).click();
-                JsonNode auto = segRequest(driver, wait, 3);
+                JsonNode auto = segRequest(driver, wait, 4);
                 assertTrue(auto.get("request").get("auto").asBoolean());
                 assertEquals(4, auto.get("request").get("points_per_side").asInt());
                 JsonNode all = auto.get("answer").get("masks");
@@ -243,14 +251,27 @@ class ChatPageBrowserTest {
     /** Clicks the middle of image pixel (x, y) on the segmentation view, wherever and however large it is shown. */
     private static void click(WebDriver driver, int x, int y, boolean right) {
         WebElement marks = driver.findElement(By.id("segmarks"));
+        int[] at = offset(driver, marks, x, y);
+        Actions move = new Actions(driver).moveToElement(marks, at[0], at[1]);
+        (right ? move.contextClick() : move.click()).perform();
+    }
+
+    /** Drags from the middle of pixel (x0, y0) to the middle of pixel (x1, y1). */
+    private static void drag(WebDriver driver, int x0, int y0, int x1, int y1) {
+        WebElement marks = driver.findElement(By.id("segmarks"));
+        int[] from = offset(driver, marks, x0, y0);
+        int[] to = offset(driver, marks, x1, y1);
+        new Actions(driver).moveToElement(marks, from[0], from[1]).clickAndHold().moveByOffset((to[0] - from[0]) / 2, (to[1] - from[1]) / 2)
+                .moveToElement(marks, to[0], to[1]).release().perform();
+    }
+
+    /** The offset from the canvas's centre, in CSS pixels, of the middle of image pixel (x, y). */
+    private static int[] offset(WebDriver driver, WebElement marks, int x, int y) {
         Rectangle r = marks.getRect();
         int w = ((Number) ((JavascriptExecutor) driver).executeScript("return arguments[0].width", marks)).intValue();
         int h = ((Number) ((JavascriptExecutor) driver).executeScript("return arguments[0].height", marks)).intValue();
         assertTrue(r.getWidth() >= 2 * w, "the small image is shown enlarged: " + r.getWidth() + " px for " + w);
-        int dx = (int) Math.round((x + 0.5 - w / 2.0) * r.getWidth() / w);
-        int dy = (int) Math.round((y + 0.5 - h / 2.0) * r.getHeight() / h);
-        Actions move = new Actions(driver).moveToElement(marks, dx, dy);
-        (right ? move.contextClick() : move.click()).perform();
+        return new int[] {(int) Math.round((x + 0.5 - w / 2.0) * r.getWidth() / w), (int) Math.round((y + 0.5 - h / 2.0) * r.getHeight() / h)};
     }
 
     /** The index-th /v1/segment exchange of the page (1-based), once it has come back. */
