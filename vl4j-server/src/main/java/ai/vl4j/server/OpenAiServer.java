@@ -117,6 +117,7 @@ public final class OpenAiServer implements AutoCloseable {
                 h.put("active", scheduler.active());
                 h.put("api_key_required", key != null);
                 h.put("default_max_tokens", config.defaultMaxTokens());
+                h.put("sam_model", segment == null ? null : samId);     // the web page offers its segmentation view
                 ctx.status(chat.draining() ? 503 : 200);        // load balancers take a draining server out
                 json(ctx, h);
             });

@@ -126,6 +126,17 @@ class SegmentEndpointTest {
         assertMasks(second.body(), "dog_150x97.point_mask.single.", 150, 97);
     }
 
+    /** /health names the SAM model (the web page then shows its segmentation view), and null without one. */
+    @Test
+    void healthSaysWhichSamModelIsServed() throws Exception {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(server.url() + "health")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals("sam-tiny", TestServer.JSON.readTree(r.body()).get("sam_model").asText());
+        try (TestServer plain = new TestServer()) {
+            assertTrue(plain.get("/health").json().get("sam_model").isNull());
+        }
+    }
+
     @Test
     void autoEqualsTheOfficialGenerator() throws Exception {
         JsonNode run = Fixtures.json(FIXTURE.resolve("expected/amg.json")).get("grid6");

@@ -1,6 +1,7 @@
 package ai.vl4j.server;
 
 import ai.vl4j.Fixtures;
+import ai.vl4j.sam.Sam;
 import ai.vl4j.vlm.DeepSeekVl;
 import ai.vl4j.zeroshot.ZeroShotClassifier;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -40,12 +41,18 @@ final class TestServer implements AutoCloseable {
     private final ByteArrayOutputStream log = new ByteArrayOutputStream();
 
     TestServer(ServerConfig config) {
-        this(config, null, null);
+        this(config, (ZeroShotClassifier) null, null);
     }
 
     /** With /v1/classify and /v1/embeddings served by a SigLIP or CLIP model. */
     TestServer(ServerConfig config, ZeroShotClassifier zeroShot, String zeroShotId) {
         this.server = OpenAiServer.start(model(), zeroShot, zeroShotId, config.withHost("127.0.0.1").withPort(0),
+                new PrintStream(log, true, StandardCharsets.UTF_8));
+    }
+
+    /** With /v1/segment served by a SAM model (the web page then offers its segmentation view). */
+    TestServer(ServerConfig config, Sam sam, String samId) {
+        this.server = OpenAiServer.start(model(), null, null, sam, samId, config.withHost("127.0.0.1").withPort(0),
                 new PrintStream(log, true, StandardCharsets.UTF_8));
     }
 
