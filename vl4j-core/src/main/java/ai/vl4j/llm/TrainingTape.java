@@ -31,9 +31,10 @@ public final class TrainingTape extends DecoderState {
         return checkpoint;
     }
 
+    /** Training needs no batch invariance: its products of many rows go to the compute backend in effect. */
     @Override
     MatMul.Regime regime() {
-        return MatMul.Regime.PREFILL;
+        return MatMul.Regime.AUTO;
     }
 
     @Override

@@ -65,7 +65,7 @@ public final class LoraAdapter implements Module {
         int in = a.matrix().cols();
         int out = b.matrix().rows();
         float[] t = new float[n * r];
-        MatMul.linear(x, n, a.matrix(), null, t, MatMul.Regime.PREFILL);
+        MatMul.linear(x, n, a.matrix(), null, t, MatMul.Regime.AUTO);
         float[] dt = new float[n * r];
         MatMul.backwardInput(dy, n, b.matrix(), dt);           // dy·B [n, r]
         for (int i = 0; i < dt.length; i++) {
