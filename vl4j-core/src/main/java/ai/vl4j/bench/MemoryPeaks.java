@@ -57,13 +57,7 @@ public final class MemoryPeaks implements AutoCloseable {
 
     /** Peak heap use, garbage included (the sum of the heap pools' peaks). */
     public long heapBytes() {
-        long sum = 0;
-        for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
-            if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
-                sum += pool.getPeakUsage().getUsed();
-            }
-        }
-        return sum;
+        return PipelineBenchmark.peakHeap();
     }
 
     /** The most the heap held right after a collection (or at the start, if nothing was collected). */
