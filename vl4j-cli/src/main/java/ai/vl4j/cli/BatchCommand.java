@@ -1,5 +1,6 @@
 package ai.vl4j.cli;
 
+import ai.vl4j.bench.PipelineBenchmark;
 import ai.vl4j.generate.SamplingOptions;
 import ai.vl4j.server.Completion;
 import ai.vl4j.server.LocalEngine;
@@ -9,7 +10,6 @@ import ai.vl4j.vlm.DeepSeekVl;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -231,7 +231,7 @@ final class BatchCommand implements Callable<Integer> {
         long tokens = tally.completionTokens.get();
         double answersPerSecond = seconds > 0 ? (answered + failed) / seconds : 0;
         double tokensPerSecond = seconds > 0 ? tokens / seconds : 0;
-        long peakRss = peakRssBytes();
+        long peakRss = Math.max(0, PipelineBenchmark.peakRss());       // 0 where it cannot be read
         if (json) {
             Map<String, Object> obj = new LinkedHashMap<>();
             obj.put("requests", plan.inShard);
@@ -274,19 +274,5 @@ final class BatchCommand implements Callable<Integer> {
         if (plan.todo == 0) {
             err.println("nothing to do: every request" + (shard == null ? "" : " of this shard") + " is in " + out);
         }
-    }
-
-    /** The process's peak resident set size (Linux's VmHWM), or 0 where it cannot be read. */
-    static long peakRssBytes() {
-        try {
-            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (l.startsWith("VmHWM:")) {
-                    return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux
-        }
-        return 0;
     }
 }

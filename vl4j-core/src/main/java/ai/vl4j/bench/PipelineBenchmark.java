@@ -214,8 +214,8 @@ public final class PipelineBenchmark {
         return sum;
     }
 
-    /** VmHWM of /proc/self/status (Linux), or -1. */
-    static long peakRss() {
+    /** The process's peak resident set size: VmHWM of /proc/self/status (Linux), or -1 where it cannot be read. */
+    public static long peakRss() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("VmHWM:")) {
