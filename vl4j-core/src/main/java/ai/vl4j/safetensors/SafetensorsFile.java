@@ -53,11 +53,25 @@ public final class SafetensorsFile {
                 throw new ModelFormatException(path + ": truncated safetensors file (" + size
                         + " bytes; it must start with an 8-byte header length)");
             }
-            file = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            file = asNative(channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena), arena);
         } catch (IOException e) {
             throw new ModelFormatException(path + ": cannot read (" + e.getMessage() + ")", e);
         }
         return parse(path, file);
+    }
+
+    /**
+     * The mapping seen as a plain native segment (same memory, same lifetime), so the kernels' loads meet one
+     * segment class: the JDK's vector loads keep one type profile per call site for all callers, and a mix of
+     * mapped and allocated segments (a quantized model reads both) made C2 compile the decode kernels with type
+     * checks and deoptimize them. Without native access the mapping is kept as it is.
+     */
+    private static MemorySegment asNative(MemorySegment mapped, Arena arena) {
+        try {
+            return MemorySegment.ofAddress(mapped.address()).reinterpret(mapped.byteSize(), arena, null);
+        } catch (IllegalCallerException e) {
+            return mapped;
+        }
     }
 
     static SafetensorsFile parse(Path path, MemorySegment file) {

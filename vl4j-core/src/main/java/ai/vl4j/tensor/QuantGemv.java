@@ -15,29 +15,28 @@ import jdk.incubator.vector.VectorSpecies;
  * Decode products with {@link QuantizedTensor} weights: out[b, r] = Σ_blocks d·Σ_j q_j·x_b[j] for up to 8
  * vectors (a batch of decoded sequences) per pass over the weights; nothing is dequantized to memory.
  * <ul>
- *   <li>Q8_0: per block of 32, the signed bytes are widened to floats in registers, scaled by the block's d and
- *       accumulated with FMAs against x in float32; two blocks (64 bytes) per memory access; 4 vectors per pass
- *       over a row, which stays in L1 for the next 4.
+ *   <li>Q8_0: per block of 32 and input, t = Σ_c q_c·x_c over the block's vectors of LANES weights (signed bytes
+ *       widened to floats in registers), then acc = d·t + acc: the scale once per block, not per weight. Up to 4
+ *       inputs per pass over a row, which stays in L1 for the next 4.
  *   <li>Q4_0: as GGML does (its Q4_0 dot product takes Q8_0 activations), x is first quantized per block of 32 to
  *       int8 ({@link #prepare}: dx = max|x|/127, rounded half away from zero) and laid out in the order of the
- *       weights' 16-bit words (see {@link QuantType}). One vector of words holds four blocks (at 512 bits); four
- *       shifts give its nibbles, each multiplied by the matching int8 values in 16-bit lanes (|Σ of 4 products|
+ *       weights' 16-bit words (see {@link QuantType}). One vector of words holds WORDS / 8 blocks; four shifts
+ *       give its nibbles, each multiplied by the matching int8 values in 16-bit lanes (|Σ of 4 products|
  *       ≤ 4·15·127 fits), adjacent lanes (same block) are added into 32-bit lanes, and the integer sums of the
  *       unsigned nibbles are scaled by d_w·d_x in float. The −8 of every nibble comes off once per block, in
  *       float: d_w·(−8·d_x·Σ x_q), the second factor precomputed with the int8 inputs. About 0.2 vector
  *       operations per weight, where widening each nibble to float took 0.4.
  * </ul>
- * Measured on 2 Zen 5 cores, 102400 × 2048 (the lm_head), medians of runs taken side by side: Q4_0 ≈ 61–64 G
- * weights/s with int8 activations against ≈ 41–50 with the float kernel it replaced (that one also widened each
- * row's scales into an array first: ≈ 25 % of its time); Q8_0 ≈ 35–43; BF16 ≈ 22–28. Two or more inputs share
- * each vector of words two at a time (≈ 70 G weight-rows/s at n = 2..4).
+ * Every input takes the same operations in the same order whatever the batch, so batched decode is bit-identical
+ * to decoding alone. Measured rates per CPU class are in README (Performance).
  */
 final class QuantGemv {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
     private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, FS.vectorShape());
     private static final int LANES = FS.length();
-    private static final VectorSpecies<Byte> BYTES_2 = VectorSpecies.of(byte.class, VectorShape.forBitSize(LANES * 16));
+    /** LANES int8 weights per load (8 where LANES is 4: no byte vector is smaller). */
+    private static final VectorSpecies<Byte> Q8_BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, LANES * 8)));
     private static final int BLOCK = QuantType.BLOCK;
     /** 16-bit words per vector; a Q4_0 block is 8 words (16 bytes), so WORDS / 8 blocks per vector. */
     private static final int WORDS = SS.length();
@@ -204,74 +203,69 @@ final class QuantGemv {
         }
     }
 
-    /** One Q8_0 row against up to 4 vectors x[xOff + i·k ..], into sums[s0 + i] (the full blocks; see tail). */
+    /**
+     * One Q8_0 row against up to 4 vectors x[xOff + i·k ..], into sums[s0 + i] (the full blocks; see tail). Per block
+     * and vector: t = Σ_c q_c·x_c over the block's vectors of LANES weights (the first a product, then FMAs, in
+     * order; q_c widened from LANES bytes), then acc = d·t + acc: one FMA per weight and one per block, the scale
+     * applied once per block rather than to every widened weight.
+     */
     private static void rowQ8(float[] x, int xOff, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums, int s0) {
         MemorySegment q = w.quants();
         int full = k / BLOCK;
         long qRow = r * w.type().rowBytes(k);
         int x0 = xOff, x1 = xOff + k, x2 = xOff + 2 * k, x3 = xOff + 3 * k;
-        FloatVector a0 = FloatVector.zero(FS), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-        int blk = 0;
-        for (; LANES == 16 && blk + 1 < full; blk += 2) {
-            // two blocks in one 64-byte access, widened in four parts
-            ByteVector bytes = ByteVector.fromMemorySegment(ByteVector.SPECIES_512, q, qRow + (long) blk * BLOCK, ByteOrder.LITTLE_ENDIAN);
-            FloatVector d0 = FloatVector.broadcast(FS, d[blk]);
-            FloatVector d1 = FloatVector.broadcast(FS, d[blk + 1]);
-            FloatVector w0 = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 0)).mul(d0);
-            FloatVector w1 = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 1)).mul(d0);
-            FloatVector w2 = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 2)).mul(d1);
-            FloatVector w3 = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 3)).mul(d1);
-            int xb = blk * BLOCK;
-            a0 = w2.fma(FloatVector.fromArray(FS, x, x0 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x0 + xb), a0));
-            b0 = w3.fma(FloatVector.fromArray(FS, x, x0 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x0 + xb + LANES), b0));
-            a1 = w2.fma(FloatVector.fromArray(FS, x, x1 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x1 + xb), a1));
-            b1 = w3.fma(FloatVector.fromArray(FS, x, x1 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x1 + xb + LANES), b1));
-            if (n > 2) {
-                a2 = w2.fma(FloatVector.fromArray(FS, x, x2 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x2 + xb), a2));
-                b2 = w3.fma(FloatVector.fromArray(FS, x, x2 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x2 + xb + LANES), b2));
-                if (n > 3) {
-                    a3 = w2.fma(FloatVector.fromArray(FS, x, x3 + xb + 2 * LANES), w0.fma(FloatVector.fromArray(FS, x, x3 + xb), a3));
-                    b3 = w3.fma(FloatVector.fromArray(FS, x, x3 + xb + 3 * LANES), w1.fma(FloatVector.fromArray(FS, x, x3 + xb + LANES), b3));
-                }
-            }
-        }
-        for (; blk < full; blk++) {
-            FloatVector dv = FloatVector.broadcast(FS, d[blk]);
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+        for (int blk = 0; blk < full; blk++) {
             long qb = qRow + (long) blk * BLOCK;
             int xb = blk * BLOCK;
-            for (int c = 0; c < BLOCK; c += 2 * LANES) {
-                ByteVector bytes = ByteVector.fromMemorySegment(BYTES_2, q, qb + c, ByteOrder.LITTLE_ENDIAN);
-                FloatVector lo = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 0)).mul(dv);
-                FloatVector hi = ((FloatVector) bytes.convertShape(VectorOperators.B2F, FS, 1)).mul(dv);
-                int e = x0 + xb + c;
-                int o = e + LANES;
-                a0 = lo.fma(FloatVector.fromArray(FS, x, e), a0);
-                b0 = hi.fma(FloatVector.fromArray(FS, x, o), b0);
+            FloatVector wv = q8Part(q, qb, 0);
+            FloatVector t0 = wv.mul(FloatVector.fromArray(FS, x, x0 + xb));
+            FloatVector t1 = n > 1 ? wv.mul(FloatVector.fromArray(FS, x, x1 + xb)) : t0;
+            FloatVector t2 = n > 2 ? wv.mul(FloatVector.fromArray(FS, x, x2 + xb)) : t0;
+            FloatVector t3 = n > 3 ? wv.mul(FloatVector.fromArray(FS, x, x3 + xb)) : t0;
+            for (int c = LANES; c < BLOCK; c += LANES) {
+                wv = q8Part(q, qb, c);
+                t0 = wv.fma(FloatVector.fromArray(FS, x, x0 + xb + c), t0);
                 if (n > 1) {
-                    a1 = lo.fma(FloatVector.fromArray(FS, x, e + k), a1);
-                    b1 = hi.fma(FloatVector.fromArray(FS, x, o + k), b1);
+                    t1 = wv.fma(FloatVector.fromArray(FS, x, x1 + xb + c), t1);
                     if (n > 2) {
-                        a2 = lo.fma(FloatVector.fromArray(FS, x, e + 2 * k), a2);
-                        b2 = hi.fma(FloatVector.fromArray(FS, x, o + 2 * k), b2);
+                        t2 = wv.fma(FloatVector.fromArray(FS, x, x2 + xb + c), t2);
                         if (n > 3) {
-                            a3 = lo.fma(FloatVector.fromArray(FS, x, e + 3 * k), a3);
-                            b3 = hi.fma(FloatVector.fromArray(FS, x, o + 3 * k), b3);
+                            t3 = wv.fma(FloatVector.fromArray(FS, x, x3 + xb + c), t3);
                         }
                     }
                 }
             }
+            FloatVector dv = FloatVector.broadcast(FS, d[blk]);
+            a0 = t0.fma(dv, a0);
+            a1 = t1.fma(dv, a1);
+            a2 = t2.fma(dv, a2);
+            a3 = t3.fma(dv, a3);
         }
         // reductions stay in this method: a vector passed to a method C2 does not inline is boxed
-        sums[s0] = VectorMath.sumLanes(a0.add(b0));
+        sums[s0] = VectorMath.sumLanes(a0);
         if (n > 1) {
-            sums[s0 + 1] = VectorMath.sumLanes(a1.add(b1));
+            sums[s0 + 1] = VectorMath.sumLanes(a1);
         }
         if (n > 2) {
-            sums[s0 + 2] = VectorMath.sumLanes(a2.add(b2));
+            sums[s0 + 2] = VectorMath.sumLanes(a2);
         }
         if (n > 3) {
-            sums[s0 + 3] = VectorMath.sumLanes(a3.add(b3));
+            sums[s0 + 3] = VectorMath.sumLanes(a3);
         }
+    }
+
+    /**
+     * Weights [c, c + LANES) of the Q8_0 block at byte qb as floats: LANES bytes widened in one conversion (at 4
+     * lanes the smallest byte vector, 8 bytes, is loaded and its half taken).
+     */
+    private static FloatVector q8Part(MemorySegment q, long qb, int c) {
+        if (Q8_BYTES.length() == LANES) {
+            return (FloatVector) ByteVector.fromMemorySegment(Q8_BYTES, q, qb + c, LE).convertShape(VectorOperators.B2F, FS, 0);
+        }
+        int c8 = c / Q8_BYTES.length() * Q8_BYTES.length();
+        return (FloatVector) ByteVector.fromMemorySegment(Q8_BYTES, q, qb + c8, LE)
+                .convertShape(VectorOperators.B2F, FS, (c - c8) / LANES);
     }
 
     /**
@@ -283,14 +277,12 @@ final class QuantGemv {
         int blocks = QuantType.blocks(k);
         long qRow = r * w.type().rowBytes(k);
         int i = 0;
-        if (n > 1) {
-            widenScales(w.scales(), 2L * r * blocks, blocks, d);
-        }
+        widenScales(w.scales(), 2L * r * blocks, blocks, d);
         for (; i + 1 < n; i += 2) {
             dotQ4Pair(w.quants(), qRow, blocks, d, xq, i, sums);
         }
         if (i < n) {
-            sums[i] = dotQ4(w.quants(), qRow, w.scales(), 2L * r * blocks, blocks, xq, i);
+            sums[i] = dotQ4One(w.quants(), qRow, blocks, d, xq, i);
         }
     }
 
@@ -298,59 +290,13 @@ final class QuantGemv {
      * A row's F16 scales into d[0, blocks) (zeros after, to a whole vector), LANES per load, widened as Widen
      * does (magnitude << 13 as float32 times 2^112, sign or-ed back) but inline: exact for every finite F16, and
      * scales are checked finite when a checkpoint is read ({@link QuantizedTensor#firstNonFiniteScale}).
-     * Calling Widen.toFloat per row cost a quarter of the kernel's time. For the pair kernel (batched decode).
+     * Calling Widen.toFloat per row cost a quarter of the kernel's time. Once per row, for every input.
      */
     private static void widenScales(MemorySegment scales, long at, int blocks, float[] d) {
         for (int first = 0; first < blocks; first += LANES) {
             scalesF16(scales, at, first, blocks).intoArray(d, first);
         }
         java.util.Arrays.fill(d, blocks, Math.min(d.length, blocks + LANES), 0f);
-    }
-
-    /**
-     * Σ_blocks d_w·d_x·Σ_j (q_j − 8)·x_q[j] for one row and input i: first the nibbles' −8 of every block
-     * (d_w·(−8·d_x·Σ x_q), LANES blocks per FMA), then per vector of words Σ_s nibbles_s·x_q in 16-bit lanes, word
-     * pairs (same block) added into 32-bit lanes, scaled by d_w·d_x. The F16 scales are widened here, LANES at a
-     * time, and stay in a register for the 4 vectors of words they cover (as {@link #widenScales}; measured ≈ 1.3×
-     * faster than reading them back from an array as the pair kernel does, whose extra live vectors made C2 box
-     * them when it picked the register). The same operations in the same order as one input of {@link #dotQ4Pair}.
-     */
-    private static float dotQ4(MemorySegment q, long qRow, MemorySegment dq, long dRow, int blocks, Q8Activations xq, int i) {
-        short[] xv = xq.values;
-        float[] xs = xq.scales;
-        int x0 = i * xq.valuesPerRow;
-        int l0 = i * xq.lanesPerRow;
-        int b0 = i * xq.blocksPerRow;
-        FloatVector acc = FloatVector.zero(FS);
-        for (int first = 0; first < blocks; first += LANES) {                               // the nibbles' −8
-            FloatVector dw = scalesF16(dq, dRow, first, blocks);
-            acc = dw.fma(FloatVector.fromArray(FS, xq.corrections, b0 + first), acc);
-        }
-        for (int first = 0; first < blocks; first += LANES) {
-            FloatVector dw = scalesF16(dq, dRow, first, blocks);
-            for (int c = 0; c < 4; c++) {
-                int blk = first + c * CHUNK_BLOCKS;
-                if (blk >= blocks) {
-                    break;
-                }
-                long at = qRow + blk * 16L;
-                ShortVector words = blk + CHUNK_BLOCKS <= blocks
-                        ? ShortVector.fromMemorySegment(SS, q, at, LE)
-                        : ShortVector.fromMemorySegment(SS, q, at, LE, SS.indexInRange(0, (blocks - blk) * 8));
-                int xb = x0 + blk * BLOCK;
-                ShortVector p = words.and((short) 0xF).mul(ShortVector.fromArray(SS, xv, xb))
-                        .add(words.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(ShortVector.fromArray(SS, xv, xb + WORDS)))
-                        .add(words.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(ShortVector.fromArray(SS, xv, xb + 2 * WORDS)))
-                        .add(words.lanewise(VectorOperators.LSHR, 12).mul(ShortVector.fromArray(SS, xv, xb + 3 * WORDS)));
-                IntVector pairs = p.reinterpretAsInts();
-                // the two 16-bit sums of each 32-bit lane added (|sum| ≤ 15240): (p + p << 16) >> 16, arithmetic
-                IntVector sum = pairs.add(pairs.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
-                FloatVector blockScales = c == 0 ? dw.rearrange(BLOCK_OF_LANE) : c == 1 ? dw.rearrange(CHUNK_1)
-                        : c == 2 ? dw.rearrange(CHUNK_2) : dw.rearrange(CHUNK_3);
-                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(blockScales.mul(FloatVector.fromArray(FS, xs, l0 + blk * 4)), acc);
-            }
-        }
-        return VectorMath.sumLanes(acc);
     }
 
     /** The F16 scales of blocks [first, first + LANES) of a row (zero past blocks), widened as {@link #widenScales} does. */
@@ -364,7 +310,41 @@ final class QuantGemv {
                 .reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
-    /** {@link #dotQ4} for inputs i and i + 1 at once (one nibble extraction), into sums[i] and sums[i + 1]. */
+    /**
+     * Σ_blocks d_w·d_x·Σ_j (q_j − 8)·x_q[j] for one row and input i: first the nibbles' −8 of every block
+     * (d_w·(−8·d_x·Σ x_q), LANES blocks per FMA), then per vector of words Σ_s nibbles_s·x_q in 16-bit lanes, word
+     * pairs (same block) added into 32-bit lanes, scaled by d_w·d_x. One input of {@link #dotQ4Pair}: the same
+     * operations in the same order, so a sequence decodes to the same bits alone or in a batch. One flat loop over
+     * the row with the widened scales read from d: C2 keeps its accumulator and constants in registers.
+     */
+    private static float dotQ4One(MemorySegment q, long qRow, int blocks, float[] d, Q8Activations xq, int i) {
+        short[] xv = xq.values;
+        float[] xs = xq.scales;
+        int x0 = i * xq.valuesPerRow;
+        int l0 = i * xq.lanesPerRow;
+        FloatVector acc0 = FloatVector.zero(FS);
+        for (int first = 0, b0 = i * xq.blocksPerRow; first < blocks; first += LANES) {     // the nibbles' −8
+            acc0 = FloatVector.fromArray(FS, d, first).fma(FloatVector.fromArray(FS, xq.corrections, b0 + first), acc0);
+        }
+        for (int blk = 0; blk < blocks; blk += CHUNK_BLOCKS) {
+            long at = qRow + blk * 16L;
+            ShortVector words = blk + CHUNK_BLOCKS <= blocks
+                    ? ShortVector.fromMemorySegment(SS, q, at, LE)
+                    : ShortVector.fromMemorySegment(SS, q, at, LE, SS.indexInRange(0, (blocks - blk) * 8));
+            int xb = x0 + blk * BLOCK;
+            ShortVector p = words.and((short) 0xF).mul(ShortVector.fromArray(SS, xv, xb))
+                    .add(words.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).mul(ShortVector.fromArray(SS, xv, xb + WORDS)))
+                    .add(words.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(ShortVector.fromArray(SS, xv, xb + 2 * WORDS)))
+                    .add(words.lanewise(VectorOperators.LSHR, 12).mul(ShortVector.fromArray(SS, xv, xb + 3 * WORDS)));
+            IntVector pairs = p.reinterpretAsInts();
+            IntVector sum = pairs.add(pairs.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+            FloatVector dw = FloatVector.fromArray(FS, d, blk).rearrange(BLOCK_OF_LANE);
+            acc0 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, l0 + blk * 4)), acc0);
+        }
+        return VectorMath.sumLanes(acc0);
+    }
+
+    /** {@link #dotQ4One} for inputs i and i + 1 at once (one nibble extraction), into sums[i] and sums[i + 1]. */
     private static void dotQ4Pair(MemorySegment q, long qRow, int blocks, float[] d, Q8Activations xq, int i, float[] sums) {
         short[] xv = xq.values;
         float[] xs = xq.scales;
