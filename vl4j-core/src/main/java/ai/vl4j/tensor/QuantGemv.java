@@ -15,9 +15,10 @@ import jdk.incubator.vector.VectorSpecies;
  * Decode products with {@link QuantizedTensor} weights: out[b, r] = Σ_blocks d·Σ_j q_j·x_b[j] for up to 8
  * vectors (a batch of decoded sequences) per pass over the weights; nothing is dequantized to memory.
  * <ul>
- *   <li>Q8_0: per block of 32 and input, t = Σ_c q_c·x_c over the block's vectors of LANES weights (signed bytes
- *       widened to floats in registers), then acc = d·t + acc: the scale once per block, not per weight. Up to 4
- *       inputs per pass over a row, which stays in L1 for the next 4.
+ *   <li>Q8_0: as GGML does (its Q8_0 dot product takes Q8_0 activations), x is first quantized per block of 32 to
+ *       int8 ({@link #prepare}); per block the weights' bytes are widened to 16-bit lanes, multiplied by the int8
+ *       inputs, two vectors' products added in 16 bits and each 32-bit lane's halves added as ints; the block's
+ *       integer sums are scaled by d_w·d_x in float. Up to 4 inputs share each widening of a row.
  *   <li>Q4_0: as GGML does (its Q4_0 dot product takes Q8_0 activations), x is first quantized per block of 32 to
  *       int8 ({@link #prepare}: dx = max|x|/127, rounded half away from zero) and laid out in the order of the
  *       weights' 16-bit words (see {@link QuantType}). One vector of words holds WORDS / 8 blocks; four shifts
@@ -35,11 +36,13 @@ final class QuantGemv {
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
     private static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, FS.vectorShape());
     private static final int LANES = FS.length();
-    /** LANES int8 weights per load (8 where LANES is 4: no byte vector is smaller). */
-    private static final VectorSpecies<Byte> Q8_BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, LANES * 8)));
     private static final int BLOCK = QuantType.BLOCK;
     /** 16-bit words per vector; a Q4_0 block is 8 words (16 bytes), so WORDS / 8 blocks per vector. */
     private static final int WORDS = SS.length();
+    /** WORDS int8 weights per load, widened to one vector of 16-bit lanes. */
+    private static final VectorSpecies<Byte> Q8_WORD_BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(LANES * 16));
+    /** Q8_0 weights per step of the int8 kernel: two vectors of words where a block holds two, else one. */
+    private static final int Q8_STEP = Math.min(BLOCK, 2 * WORDS);
     private static final int CHUNK_BLOCKS = WORDS / 8;
     /** F16 scales of LANES blocks per load. */
     private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(LANES * 16));
@@ -78,10 +81,10 @@ final class QuantGemv {
         final int[] block = new int[BLOCK];   // one block's int8 values while it is laid out
     }
 
-    /** The int8 activations the Q4_0 kernel needs (null for Q8_0, which reads x as it is). */
+    /** x quantized to int8 per block of 32, laid out for the kernel of this weight type. */
     static Q8Activations prepare(float[] x, int n, int k, QuantType type) {
-        if (type != QuantType.Q4_0) {
-            return null;
+        if (type == QuantType.Q8_0) {
+            return prepareQ8(x, n, k);
         }
         int chunks = (QuantType.blocks(k) + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
         Q8Activations a = ACTIVATIONS.get();
@@ -112,16 +115,7 @@ final class QuantGemv {
                     quantizeBlock(x, from, a, chunk, lanes, at);
                     continue;
                 }
-                float amax = 0f;
-                for (int j = 0; j < len; j++) {
-                    amax = Math.max(amax, Math.abs(x[from + j]));
-                }
-                float dx = amax / 127f;
-                float id = dx != 0f ? 1f / dx : 0f;
-                for (int j = 0; j < BLOCK; j++) {
-                    float v = j < len ? x[from + j] * id : 0f;
-                    q[j] = v >= 0 ? Math.round(v) : -Math.round(-v);     // half away from zero, as GGML's roundf
-                }
+                float dx = int8Block(x, from, len, q);
                 for (int j = 0; j < BLOCK; j++) {
                     a.values[chunk + (j / 8) * WORDS + j % 8] = (short) q[j];
                 }
@@ -133,6 +127,55 @@ final class QuantGemv {
             }
         }
         return a;
+    }
+
+    /**
+     * x as GGML's Q8_0 activations, in natural order: per input, blocks(k) blocks of 32 int8 values in 16-bit lanes
+     * ({@code values}, zeros past k), and per block dx = max|x|/127 ({@code blockScales}).
+     */
+    private static Q8Activations prepareQ8(float[] x, int n, int k) {
+        int blocks = QuantType.blocks(k);
+        Q8Activations a = ACTIVATIONS.get();
+        a.valuesPerRow = blocks * BLOCK;
+        a.blocksPerRow = blocks;
+        a.lanesPerRow = 0;
+        if (a.values.length < n * a.valuesPerRow) {
+            a.values = new short[n * a.valuesPerRow];
+        }
+        if (a.blockScales.length < n * blocks) {
+            a.blockScales = new float[n * blocks];
+            a.corrections = new float[n * blocks];
+        }
+        int[] q = a.block;
+        for (int i = 0; i < n; i++) {
+            for (int b = 0; b < blocks; b++) {
+                int len = Math.min(BLOCK, k - b * BLOCK);
+                a.blockScales[i * blocks + b] = int8Block(x, i * k + b * BLOCK, len, q);
+                int at = i * a.valuesPerRow + b * BLOCK;
+                for (int j = 0; j < BLOCK; j++) {
+                    a.values[at + j] = (short) q[j];
+                }
+            }
+        }
+        return a;
+    }
+
+    /**
+     * One block of x to int8 as GGML does: dx = max|x|/127, q[j] = x[from + j]/dx rounded half away from zero for
+     * j < len, 0 after. Returns dx.
+     */
+    private static float int8Block(float[] x, int from, int len, int[] q) {
+        float amax = 0f;
+        for (int j = 0; j < len; j++) {
+            amax = Math.max(amax, Math.abs(x[from + j]));
+        }
+        float dx = amax / 127f;
+        float id = dx != 0f ? 1f / dx : 0f;
+        for (int j = 0; j < BLOCK; j++) {
+            float v = j < len ? x[from + j] * id : 0f;
+            q[j] = v >= 0 ? Math.round(v) : -Math.round(-v);     // half away from zero, as GGML's roundf
+        }
+        return dx;
     }
 
     /**
@@ -188,11 +231,7 @@ final class QuantGemv {
         }
         for (int r = lo; r < hi; r++) {
             if (w.type() == QuantType.Q8_0) {
-                Widen.toFloat(w.scales(), DType.F16, (long) r * blocks, d, 0, blocks);   // the row's scales, once
-                for (int g = 0; g < n; g += 4) {      // 4 vectors per pass; the row (2 KB) is in L1 for the next 4
-                    rowQ8(x, g * k, Math.min(4, n - g), k, w, r, d, sums, g);
-                }
-                tail(x, n, k, w, r, d, sums);
+                rowQ8(xq, n, k, w, r, d, sums);
             } else {
                 rowQ4(xq, n, k, w, r, d, sums);
             }
@@ -204,68 +243,132 @@ final class QuantGemv {
     }
 
     /**
-     * One Q8_0 row against up to 4 vectors x[xOff + i·k ..], into sums[s0 + i] (the full blocks; see tail). Per block
-     * and vector: t = Σ_c q_c·x_c over the block's vectors of LANES weights (the first a product, then FMAs, in
-     * order; q_c widened from LANES bytes), then acc = d·t + acc: one FMA per weight and one per block, the scale
-     * applied once per block rather than to every widened weight.
+     * One Q8_0 row against the inputs' int8 activations (see {@link #prepareQ8}), two inputs at a time sharing the
+     * widened weights, then a last odd one: per block the integer dot Σ_j q_j·x_q[j], scaled by d_w·d_x in float.
      */
-    private static void rowQ8(float[] x, int xOff, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums, int s0) {
-        MemorySegment q = w.quants();
-        int full = k / BLOCK;
+    private static void rowQ8(Q8Activations xq, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums) {
+        int blocks = QuantType.blocks(k);
         long qRow = r * w.type().rowBytes(k);
-        int x0 = xOff, x1 = xOff + k, x2 = xOff + 2 * k, x3 = xOff + 3 * k;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        for (int blk = 0; blk < full; blk++) {
-            long qb = qRow + (long) blk * BLOCK;
-            int xb = blk * BLOCK;
-            FloatVector wv = q8Part(q, qb, 0);
-            FloatVector t0 = wv.mul(FloatVector.fromArray(FS, x, x0 + xb));
-            FloatVector t1 = n > 1 ? wv.mul(FloatVector.fromArray(FS, x, x1 + xb)) : t0;
-            FloatVector t2 = n > 2 ? wv.mul(FloatVector.fromArray(FS, x, x2 + xb)) : t0;
-            FloatVector t3 = n > 3 ? wv.mul(FloatVector.fromArray(FS, x, x3 + xb)) : t0;
-            for (int c = LANES; c < BLOCK; c += LANES) {
-                wv = q8Part(q, qb, c);
-                t0 = wv.fma(FloatVector.fromArray(FS, x, x0 + xb + c), t0);
-                if (n > 1) {
-                    t1 = wv.fma(FloatVector.fromArray(FS, x, x1 + xb + c), t1);
-                    if (n > 2) {
-                        t2 = wv.fma(FloatVector.fromArray(FS, x, x2 + xb + c), t2);
-                        if (n > 3) {
-                            t3 = wv.fma(FloatVector.fromArray(FS, x, x3 + xb + c), t3);
-                        }
-                    }
-                }
-            }
-            FloatVector dv = FloatVector.broadcast(FS, d[blk]);
-            a0 = t0.fma(dv, a0);
-            a1 = t1.fma(dv, a1);
-            a2 = t2.fma(dv, a2);
-            a3 = t3.fma(dv, a3);
+        Widen.toFloat(w.scales(), DType.F16, (long) r * blocks, d, 0, blocks);   // the row's scales, once
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            dotQ8Quad(w.quants(), qRow, blocks, d, xq, i, sums);
         }
-        // reductions stay in this method: a vector passed to a method C2 does not inline is boxed
-        sums[s0] = VectorMath.sumLanes(a0);
-        if (n > 1) {
-            sums[s0 + 1] = VectorMath.sumLanes(a1);
+        for (; i + 1 < n; i += 2) {
+            dotQ8Pair(w.quants(), qRow, blocks, d, xq, i, sums);
         }
-        if (n > 2) {
-            sums[s0 + 2] = VectorMath.sumLanes(a2);
-        }
-        if (n > 3) {
-            sums[s0 + 3] = VectorMath.sumLanes(a3);
+        if (i < n) {
+            sums[i] = dotQ8One(w.quants(), qRow, blocks, d, xq, i);
         }
     }
 
     /**
-     * Weights [c, c + LANES) of the Q8_0 block at byte qb as floats: LANES bytes widened in one conversion (at 4
-     * lanes the smallest byte vector, 8 bytes, is loaded and its half taken).
+     * Σ_blocks d_w·d_x·Σ_j q_j·x_q[j] for one row and input i. Per block: WORDS weights at a time widened to 16-bit
+     * lanes and multiplied by the int8 inputs (|q·x| ≤ 128·127), the products of two such parts added (≤ 32512 fits
+     * 16 bits), each 32-bit lane's two halves added as ints, the block's int sums converted to float once and
+     * scaled: about half the vector operations of widening every weight to float. One input of
+     * {@link #dotQ8Pair}: the same operations in the same order.
      */
-    private static FloatVector q8Part(MemorySegment q, long qb, int c) {
-        if (Q8_BYTES.length() == LANES) {
-            return (FloatVector) ByteVector.fromMemorySegment(Q8_BYTES, q, qb + c, LE).convertShape(VectorOperators.B2F, FS, 0);
+    private static float dotQ8One(MemorySegment q, long qRow, int blocks, float[] d, Q8Activations xq, int i) {
+        short[] xv = xq.values;
+        float[] dx = xq.blockScales;
+        int x0 = i * xq.valuesPerRow;
+        int b0 = i * xq.blocksPerRow;
+        FloatVector acc = FloatVector.zero(FS);
+        for (int blk = 0; blk < blocks; blk++) {
+            long qb = qRow + blk * (long) BLOCK;
+            int xb = x0 + blk * BLOCK;
+            IntVector s = halves(q8Product(q, qb, xv, xb));
+            for (int c = Q8_STEP; c < BLOCK; c += Q8_STEP) {
+                s = s.add(halves(q8Product(q, qb + c, xv, xb + c)));
+            }
+            acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, d[blk] * dx[b0 + blk]), acc);
         }
-        int c8 = c / Q8_BYTES.length() * Q8_BYTES.length();
-        return (FloatVector) ByteVector.fromMemorySegment(Q8_BYTES, q, qb + c8, LE)
-                .convertShape(VectorOperators.B2F, FS, (c - c8) / LANES);
+        return VectorMath.sumLanes(acc);
+    }
+
+    /** {@link #dotQ8One} for inputs i and i + 1 at once (one widening of the weights), into sums[i] and sums[i + 1]. */
+    private static void dotQ8Pair(MemorySegment q, long qRow, int blocks, float[] d, Q8Activations xq, int i, float[] sums) {
+        short[] xv = xq.values;
+        float[] dx = xq.blockScales;
+        int x0 = i * xq.valuesPerRow, x1 = x0 + xq.valuesPerRow;
+        int b0 = i * xq.blocksPerRow, b1 = b0 + xq.blocksPerRow;
+        FloatVector acc0 = FloatVector.zero(FS), acc1 = acc0;
+        for (int blk = 0; blk < blocks; blk++) {
+            long qb = qRow + blk * (long) BLOCK;
+            int xb = blk * BLOCK;
+            ShortVector w0 = q8Words(q, qb), w1 = Q8_STEP > WORDS ? q8Words(q, qb + WORDS) : w0;
+            IntVector s0 = halves(q8Product(w0, w1, xv, x0 + xb));
+            IntVector s1 = halves(q8Product(w0, w1, xv, x1 + xb));
+            for (int c = Q8_STEP; c < BLOCK; c += Q8_STEP) {
+                w0 = q8Words(q, qb + c);
+                w1 = Q8_STEP > WORDS ? q8Words(q, qb + c + WORDS) : w0;
+                s0 = s0.add(halves(q8Product(w0, w1, xv, x0 + xb + c)));
+                s1 = s1.add(halves(q8Product(w0, w1, xv, x1 + xb + c)));
+            }
+            float dw = d[blk];
+            acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b0 + blk]), acc0);
+            acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b1 + blk]), acc1);
+        }
+        sums[i] = VectorMath.sumLanes(acc0);
+        sums[i + 1] = VectorMath.sumLanes(acc1);
+    }
+
+    /** {@link #dotQ8One} for inputs i .. i + 3 at once (one widening of the weights), into sums[i .. i + 3]. */
+    private static void dotQ8Quad(MemorySegment q, long qRow, int blocks, float[] d, Q8Activations xq, int i, float[] sums) {
+        short[] xv = xq.values;
+        float[] dx = xq.blockScales;
+        int x0 = i * xq.valuesPerRow, x1 = x0 + xq.valuesPerRow, x2 = x1 + xq.valuesPerRow, x3 = x2 + xq.valuesPerRow;
+        int b0 = i * xq.blocksPerRow, b1 = b0 + xq.blocksPerRow, b2 = b1 + xq.blocksPerRow, b3 = b2 + xq.blocksPerRow;
+        FloatVector acc0 = FloatVector.zero(FS), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        for (int blk = 0; blk < blocks; blk++) {
+            long qb = qRow + blk * (long) BLOCK;
+            int xb = blk * BLOCK;
+            ShortVector w0 = q8Words(q, qb), w1 = Q8_STEP > WORDS ? q8Words(q, qb + WORDS) : w0;
+            IntVector s0 = halves(q8Product(w0, w1, xv, x0 + xb));
+            IntVector s1 = halves(q8Product(w0, w1, xv, x1 + xb));
+            IntVector s2 = halves(q8Product(w0, w1, xv, x2 + xb));
+            IntVector s3 = halves(q8Product(w0, w1, xv, x3 + xb));
+            for (int c = Q8_STEP; c < BLOCK; c += Q8_STEP) {
+                w0 = q8Words(q, qb + c);
+                w1 = Q8_STEP > WORDS ? q8Words(q, qb + c + WORDS) : w0;
+                s0 = s0.add(halves(q8Product(w0, w1, xv, x0 + xb + c)));
+                s1 = s1.add(halves(q8Product(w0, w1, xv, x1 + xb + c)));
+                s2 = s2.add(halves(q8Product(w0, w1, xv, x2 + xb + c)));
+                s3 = s3.add(halves(q8Product(w0, w1, xv, x3 + xb + c)));
+            }
+            float dw = d[blk];
+            acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b0 + blk]), acc0);
+            acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b1 + blk]), acc1);
+            acc2 = ((FloatVector) s2.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b2 + blk]), acc2);
+            acc3 = ((FloatVector) s3.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b3 + blk]), acc3);
+        }
+        sums[i] = VectorMath.sumLanes(acc0);
+        sums[i + 1] = VectorMath.sumLanes(acc1);
+        sums[i + 2] = VectorMath.sumLanes(acc2);
+        sums[i + 3] = VectorMath.sumLanes(acc3);
+    }
+
+    /** WORDS int8 weights from byte offset at, widened to 16-bit lanes. */
+    private static ShortVector q8Words(MemorySegment q, long at) {
+        return (ShortVector) ByteVector.fromMemorySegment(Q8_WORD_BYTES, q, at, LE).convertShape(VectorOperators.B2S, SS, 0);
+    }
+
+    /** The products of Q8_STEP weights from at with x_q[xb ..] in 16-bit lanes (two vectors' products added). */
+    private static ShortVector q8Product(MemorySegment q, long at, short[] xv, int xb) {
+        ShortVector w0 = q8Words(q, at);
+        return q8Product(w0, Q8_STEP > WORDS ? q8Words(q, at + WORDS) : w0, xv, xb);
+    }
+
+    private static ShortVector q8Product(ShortVector w0, ShortVector w1, short[] xv, int xb) {
+        ShortVector p = w0.mul(ShortVector.fromArray(SS, xv, xb));
+        return Q8_STEP > WORDS ? p.add(w1.mul(ShortVector.fromArray(SS, xv, xb + WORDS))) : p;
+    }
+
+    /** Each 32-bit lane's two signed 16-bit halves, added: (p >> 16) + ((p << 16) >> 16). */
+    private static IntVector halves(ShortVector p) {
+        IntVector v = p.reinterpretAsInts();
+        return v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
     }
 
     /**
@@ -388,15 +491,4 @@ final class QuantGemv {
         sums[i + 1] = VectorMath.sumLanes(acc1);
     }
 
-    /** A short last Q8_0 block (rows not a multiple of 32 long): scalar. */
-    private static void tail(float[] x, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums) {
-        int full = k / BLOCK;
-        for (int j = 0; j < k - full * BLOCK; j++) {
-            float wj = d[full] * w.value(r, full, j);
-            int kj = full * BLOCK + j;
-            for (int i = 0; i < n; i++) {
-                sums[i] += wj * x[i * k + kj];
-            }
-        }
-    }
 }

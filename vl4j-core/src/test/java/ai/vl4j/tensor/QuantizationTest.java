@@ -102,33 +102,26 @@ class QuantizationTest {
             float[] out = new float[n * m];
             float[] ref = new float[n * m];
             MatMul.linear(x, n, q, bias, out);
-            if (type == QuantType.Q8_0) {
-                MatMul.reference(x, n, q, bias, ref);
-                for (int i = 0; i < out.length; i++) {
-                    assertEquals(ref[i], out[i], 1e-3 * Math.sqrt(k), type + " " + n + "x" + k + "x" + m + " at " + i);
-                }
-                continue;
-            }
-            // Q4_0 decode (n <= 8) takes int8 activations, as GGML: equal to that computation, and within the
+            // decode (n <= 8) takes int8 activations, as GGML: equal to that computation, and within the
             // activations' rounding (half a step dx per value) of the float product
             float[] exact = new float[n * m];
             MatMul.reference(x, n, q, bias, exact);
-            q4WithInt8Activations(x, n, k, q, bias, ref);
+            withInt8Activations(x, n, k, q, bias, ref);
             for (int i = 0; i < out.length; i++) {
                 String where = n + "x" + k + "x" + m + " at " + i;
                 double bound = activationRoundingBound(x, i / m, k, q, i % m);
                 if (n <= 8) {
-                    assertEquals(ref[i], out[i], 1e-4 * Math.sqrt(k) * (1 + Math.abs(ref[i])), "Q4_0 int8 path " + where);
-                    assertEquals(exact[i], out[i], bound + 1e-3 * Math.sqrt(k), "Q4_0 vs float " + where);
+                    assertEquals(ref[i], out[i], 1e-4 * Math.sqrt(k) * (1 + Math.abs(ref[i])), type + " int8 path " + where);
+                    assertEquals(exact[i], out[i], bound + 1e-3 * Math.sqrt(k), type + " vs float " + where);
                 } else {
-                    assertEquals(exact[i], out[i], 1e-3 * Math.sqrt(k), "Q4_0 GEMM " + where);
+                    assertEquals(exact[i], out[i], 1e-3 * Math.sqrt(k), type + " GEMM " + where);
                 }
             }
         }
     }
 
-    /** The int8-activation Q4_0 product in plain loops: x per block to int8 (dx = max|x|/127), integer dot, d_w·d_x. */
-    private static void q4WithInt8Activations(float[] x, int n, int k, QuantizedTensor w, float[] bias, float[] out) {
+    /** The int8-activation product in plain loops: x per block to int8 (dx = max|x|/127), integer dot, d_w·d_x. */
+    private static void withInt8Activations(float[] x, int n, int k, QuantizedTensor w, float[] bias, float[] out) {
         int m = w.rows();
         for (int i = 0; i < n; i++) {
             for (int r = 0; r < m; r++) {
