@@ -1,6 +1,7 @@
 package ai.vl4j.nn;
 
 import ai.vl4j.tensor.MatMul;
+import ai.vl4j.tensor.VectorMath;
 import java.util.List;
 
 /**
@@ -57,36 +58,35 @@ public final class LoraAdapter implements Module {
     }
 
     /**
-     * Backward of {@link #addTo} given dy [n, out]: dB += s·dyᵀ·(x·Aᵀ), dA += (s·dy·B)ᵀ·x while they train, and
-     * dx [n, in] += s·(dy·B)·A when dx is not null.
+     * Backward of {@link #addTo} given dy [n, out]: dB += dyᵀ·(s·x·Aᵀ), dA += (s·dy·B)ᵀ·x while they train, and
+     * dx [n, in] += s·(dy·B)·A when dx is not null. The scaling goes on the rank-r products, never on dy [n, out].
      */
     void backward(float[] x, int n, float[] dy, float[] dx) {
         int r = rank();
         int in = a.matrix().cols();
         int out = b.matrix().rows();
-        float[] t = new float[n * r];
-        MatMul.linear(x, n, a.matrix(), null, t, MatMul.Regime.AUTO);
         float[] dt = new float[n * r];
         MatMul.backwardInput(dy, n, b.matrix(), dt);           // dy·B [n, r]
-        for (int i = 0; i < dt.length; i++) {
-            dt[i] *= scaling;
-        }
+        scale(dt, scaling);                                    // s·dy·B
         if (b.trainable()) {
-            float[] scaled = dy.clone();
-            for (int i = 0; i < n * out; i++) {
-                scaled[i] *= scaling;
-            }
-            MatMul.backwardWeight(scaled, t, n, out, r, b.grad());
+            float[] t = new float[n * r];
+            MatMul.linear(x, n, a.matrix(), null, t, MatMul.Regime.AUTO);   // x·Aᵀ [n, r], recomputed
+            scale(t, scaling);
+            MatMul.backwardWeight(dy, t, n, out, r, b.grad());
         }
         if (a.trainable()) {
             MatMul.backwardWeight(dt, x, n, r, in, a.grad());
         }
         if (dx != null) {
             float[] d = new float[n * in];
-            MatMul.backwardInput(dt, n, a.matrix(), d);
-            for (int i = 0; i < n * in; i++) {
-                dx[i] += d[i];
-            }
+            MatMul.backwardInput(dt, n, a.matrix(), d);        // s·(dy·B)·A [n, in]
+            VectorMath.addInPlace(dx, d, n * in);
+        }
+    }
+
+    private static void scale(float[] v, float s) {
+        for (int i = 0; i < v.length; i++) {
+            v[i] *= s;
         }
     }
 

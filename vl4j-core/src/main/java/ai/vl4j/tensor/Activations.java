@@ -54,12 +54,7 @@ public final class Activations {
      */
     public static void siluMulBackward(float[] gate, float[] up, float[] dAct, float[] dGate, float[] dUp, int n) {
         Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {
-            for (int i = lo; i < hi; i++) {
-                double g = gate[i];
-                double sig = 1.0 / (1.0 + Math.exp(-g));
-                dGate[i] = (float) (dAct[i] * up[i] * sig * (1.0 + g * (1.0 - sig)));
-                dUp[i] = (float) (dAct[i] * g * sig);
-            }
+            FastMath.siluMulBackward(gate, up, dAct, dGate, dUp, lo, hi);
         });
     }
 

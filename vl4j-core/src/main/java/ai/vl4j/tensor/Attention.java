@@ -34,7 +34,7 @@ public final class Attention {
      * accumulators + 4 loaded vectors + a broadcast spill there. Each score and output is the same FMA chain in
      * the same order either way.
      */
-    private static final boolean HALF_TILES = Gemm.vectorRegisters() < 32;
+    static final boolean HALF_TILES = Gemm.vectorRegisters() < 32;
 
     /**
      * Rows of per-head vectors: row i, head h at data[offset + i·stride + h·headStride]. With the three-argument
@@ -233,10 +233,10 @@ public final class Attention {
             int count = Math.min(BK, keys - kb);
             int tile = kBase + kb * hd;                     // the key block's tile: hd rows of BK
             if (rows == QB && HALF_TILES) {
-                scores4x2(qs, hd, kT.data(), tile, s, 0);
-                scores4x2(qs, hd, kT.data(), tile, s, 2 * LANES);
+                scores4x2(qs, 0, hd, kT.data(), tile, s, 0, 0);
+                scores4x2(qs, 0, hd, kT.data(), tile, s, 0, 2 * LANES);
             } else if (rows == QB) {
-                scores4(qs, hd, kT.data(), tile, s);
+                scores4(qs, 0, hd, kT.data(), tile, s, 0);
             } else {
                 for (int r = 0; r < rows; r++) {
                     scores1(qs, r * hd, hd, kT.data(), tile, s, r * BK);
@@ -255,9 +255,9 @@ public final class Attention {
                 online(s, so, sc, r, o, r * hdPad, hdPad);
             }
             if (HALF_TILES) {
-                accumulateHalf(s, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, hdPad);
+                accumulateHalf(s, 0, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, 0, hdPad);
             } else {
-                accumulate(s, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, hdPad);
+                accumulate(s, 0, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, 0, hdPad);
             }
         }
         for (int r = 0; r < rows; r++) {
@@ -269,8 +269,11 @@ public final class Attention {
         }
     }
 
-    /** S[r, 0..BK) = Σ_d q[r, d]·Kᵀ[d, kb..kb+BK) for the 4 query rows, the key block's tile at k0; 16 accumulators. */
-    private static void scores4(float[] q, int hd, float[] kT, int k0, float[] s) {
+    /**
+     * S[r, 0..BK) = Σ_d q[r, d]·Kᵀ[d, kb..kb+BK) for the 4 query rows at q[qo + r·hd], the key block's tile at k0,
+     * into s[so + r·BK]; 16 accumulators.
+     */
+    static void scores4(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
         for (int d = 0, kk = k0; d < hd; d++, kk += BK) {
@@ -278,72 +281,72 @@ public final class Attention {
             FloatVector k1v = FloatVector.fromArray(FS, kT, kk + LANES);
             FloatVector k2v = FloatVector.fromArray(FS, kT, kk + 2 * LANES);
             FloatVector k3v = FloatVector.fromArray(FS, kT, kk + 3 * LANES);
-            FloatVector x = FloatVector.broadcast(FS, q[d]);
+            FloatVector x = FloatVector.broadcast(FS, q[qo + d]);
             a0 = k0v.fma(x, a0);
             a1 = k1v.fma(x, a1);
             a2 = k2v.fma(x, a2);
             a3 = k3v.fma(x, a3);
-            x = FloatVector.broadcast(FS, q[hd + d]);
+            x = FloatVector.broadcast(FS, q[qo + hd + d]);
             b0 = k0v.fma(x, b0);
             b1 = k1v.fma(x, b1);
             b2 = k2v.fma(x, b2);
             b3 = k3v.fma(x, b3);
-            x = FloatVector.broadcast(FS, q[2 * hd + d]);
+            x = FloatVector.broadcast(FS, q[qo + 2 * hd + d]);
             c0 = k0v.fma(x, c0);
             c1 = k1v.fma(x, c1);
             c2 = k2v.fma(x, c2);
             c3 = k3v.fma(x, c3);
-            x = FloatVector.broadcast(FS, q[3 * hd + d]);
+            x = FloatVector.broadcast(FS, q[qo + 3 * hd + d]);
             d0 = k0v.fma(x, d0);
             d1 = k1v.fma(x, d1);
             d2 = k2v.fma(x, d2);
             d3 = k3v.fma(x, d3);
         }
-        a0.intoArray(s, 0);
-        a1.intoArray(s, LANES);
-        a2.intoArray(s, 2 * LANES);
-        a3.intoArray(s, 3 * LANES);
-        b0.intoArray(s, BK);
-        b1.intoArray(s, BK + LANES);
-        b2.intoArray(s, BK + 2 * LANES);
-        b3.intoArray(s, BK + 3 * LANES);
-        c0.intoArray(s, 2 * BK);
-        c1.intoArray(s, 2 * BK + LANES);
-        c2.intoArray(s, 2 * BK + 2 * LANES);
-        c3.intoArray(s, 2 * BK + 3 * LANES);
-        d0.intoArray(s, 3 * BK);
-        d1.intoArray(s, 3 * BK + LANES);
-        d2.intoArray(s, 3 * BK + 2 * LANES);
-        d3.intoArray(s, 3 * BK + 3 * LANES);
+        a0.intoArray(s, so);
+        a1.intoArray(s, so + LANES);
+        a2.intoArray(s, so + 2 * LANES);
+        a3.intoArray(s, so + 3 * LANES);
+        b0.intoArray(s, so + BK);
+        b1.intoArray(s, so + BK + LANES);
+        b2.intoArray(s, so + BK + 2 * LANES);
+        b3.intoArray(s, so + BK + 3 * LANES);
+        c0.intoArray(s, so + 2 * BK);
+        c1.intoArray(s, so + 2 * BK + LANES);
+        c2.intoArray(s, so + 2 * BK + 2 * LANES);
+        c3.intoArray(s, so + 2 * BK + 3 * LANES);
+        d0.intoArray(s, so + 3 * BK);
+        d1.intoArray(s, so + 3 * BK + LANES);
+        d2.intoArray(s, so + 3 * BK + 2 * LANES);
+        d3.intoArray(s, so + 3 * BK + 3 * LANES);
     }
 
     /** As {@link #scores4} for the keys [off, off + 2·LANES) of the block: 8 accumulators (16-register hosts). */
-    private static void scores4x2(float[] q, int hd, float[] kT, int k0, float[] s, int off) {
+    static void scores4x2(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so, int off) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
         for (int d = 0, kk = k0 + off; d < hd; d++, kk += BK) {
             FloatVector k0v = FloatVector.fromArray(FS, kT, kk);
             FloatVector k1v = FloatVector.fromArray(FS, kT, kk + LANES);
-            FloatVector x = FloatVector.broadcast(FS, q[d]);
+            FloatVector x = FloatVector.broadcast(FS, q[qo + d]);
             a0 = k0v.fma(x, a0);
             a1 = k1v.fma(x, a1);
-            x = FloatVector.broadcast(FS, q[hd + d]);
+            x = FloatVector.broadcast(FS, q[qo + hd + d]);
             b0 = k0v.fma(x, b0);
             b1 = k1v.fma(x, b1);
-            x = FloatVector.broadcast(FS, q[2 * hd + d]);
+            x = FloatVector.broadcast(FS, q[qo + 2 * hd + d]);
             c0 = k0v.fma(x, c0);
             c1 = k1v.fma(x, c1);
-            x = FloatVector.broadcast(FS, q[3 * hd + d]);
+            x = FloatVector.broadcast(FS, q[qo + 3 * hd + d]);
             d0 = k0v.fma(x, d0);
             d1 = k1v.fma(x, d1);
         }
-        a0.intoArray(s, off);
-        a1.intoArray(s, off + LANES);
-        b0.intoArray(s, BK + off);
-        b1.intoArray(s, BK + off + LANES);
-        c0.intoArray(s, 2 * BK + off);
-        c1.intoArray(s, 2 * BK + off + LANES);
-        d0.intoArray(s, 3 * BK + off);
-        d1.intoArray(s, 3 * BK + off + LANES);
+        a0.intoArray(s, so + off);
+        a1.intoArray(s, so + off + LANES);
+        b0.intoArray(s, so + BK + off);
+        b1.intoArray(s, so + BK + off + LANES);
+        c0.intoArray(s, so + 2 * BK + off);
+        c1.intoArray(s, so + 2 * BK + off + LANES);
+        d0.intoArray(s, so + 3 * BK + off);
+        d1.intoArray(s, so + 3 * BK + off + LANES);
     }
 
     /** One query row's scores against a key block, its tile at k0 (d's sum in order: decode reads the same values). */
@@ -396,43 +399,44 @@ public final class Attention {
     /**
      * O[r, :] += Σ_j P[r, j]·V[j, :] over the block's keys: a register tile of 4 rows × 4 vectors of the head
      * dimension, so each probability is broadcast once per key and each V vector feeds 4 FMAs; head sizes that
-     * are not whole tiles (the test models') finish with single vectors, then scalars.
+     * are not whole tiles (the test models') finish with single vectors, then scalars. P's row r at p[po + r·BK],
+     * O's at o[oo + r·hdPad]: 4 rows of O are read and written whatever rows is, each only at its first hd columns.
      */
-    private static void accumulate(float[] p, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int hdPad) {
+    static void accumulate(float[] p, int po, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int oo, int hdPad) {
         int c = 0;
         for (; c + 4 * LANES <= hd; c += 4 * LANES) {
-            FloatVector a0 = FloatVector.fromArray(FS, o, c), a1 = FloatVector.fromArray(FS, o, c + LANES);
-            FloatVector a2 = FloatVector.fromArray(FS, o, c + 2 * LANES), a3 = FloatVector.fromArray(FS, o, c + 3 * LANES);
-            FloatVector b0 = FloatVector.fromArray(FS, o, hdPad + c), b1 = FloatVector.fromArray(FS, o, hdPad + c + LANES);
-            FloatVector b2 = FloatVector.fromArray(FS, o, hdPad + c + 2 * LANES), b3 = FloatVector.fromArray(FS, o, hdPad + c + 3 * LANES);
-            FloatVector c0 = FloatVector.fromArray(FS, o, 2 * hdPad + c), c1 = FloatVector.fromArray(FS, o, 2 * hdPad + c + LANES);
-            FloatVector c2 = FloatVector.fromArray(FS, o, 2 * hdPad + c + 2 * LANES), c3 = FloatVector.fromArray(FS, o, 2 * hdPad + c + 3 * LANES);
-            FloatVector d0 = FloatVector.fromArray(FS, o, 3 * hdPad + c), d1 = FloatVector.fromArray(FS, o, 3 * hdPad + c + LANES);
-            FloatVector d2 = FloatVector.fromArray(FS, o, 3 * hdPad + c + 2 * LANES), d3 = FloatVector.fromArray(FS, o, 3 * hdPad + c + 3 * LANES);
+            FloatVector a0 = FloatVector.fromArray(FS, o, oo + c), a1 = FloatVector.fromArray(FS, o, oo + c + LANES);
+            FloatVector a2 = FloatVector.fromArray(FS, o, oo + c + 2 * LANES), a3 = FloatVector.fromArray(FS, o, oo + c + 3 * LANES);
+            FloatVector b0 = FloatVector.fromArray(FS, o, oo + hdPad + c), b1 = FloatVector.fromArray(FS, o, oo + hdPad + c + LANES);
+            FloatVector b2 = FloatVector.fromArray(FS, o, oo + hdPad + c + 2 * LANES), b3 = FloatVector.fromArray(FS, o, oo + hdPad + c + 3 * LANES);
+            FloatVector c0 = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c), c1 = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c + LANES);
+            FloatVector c2 = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c + 2 * LANES), c3 = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c + 3 * LANES);
+            FloatVector d0 = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c), d1 = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c + LANES);
+            FloatVector d2 = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c + 2 * LANES), d3 = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c + 3 * LANES);
             for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
                 FloatVector x0 = FloatVector.fromArray(FS, v, vj);
                 FloatVector x1 = FloatVector.fromArray(FS, v, vj + 1 * LANES);
                 FloatVector x2 = FloatVector.fromArray(FS, v, vj + 2 * LANES);
                 FloatVector x3 = FloatVector.fromArray(FS, v, vj + 3 * LANES);
-                FloatVector pa = FloatVector.broadcast(FS, p[j]);
+                FloatVector pa = FloatVector.broadcast(FS, p[po + j]);
                 a0 = x0.fma(pa, a0);
                 a1 = x1.fma(pa, a1);
                 a2 = x2.fma(pa, a2);
                 a3 = x3.fma(pa, a3);
                 if (rows > 1) {
-                    FloatVector pb = FloatVector.broadcast(FS, p[BK + j]);
+                    FloatVector pb = FloatVector.broadcast(FS, p[po + BK + j]);
                     b0 = x0.fma(pb, b0);
                     b1 = x1.fma(pb, b1);
                     b2 = x2.fma(pb, b2);
                     b3 = x3.fma(pb, b3);
                     if (rows > 2) {
-                        FloatVector pc = FloatVector.broadcast(FS, p[2 * BK + j]);
+                        FloatVector pc = FloatVector.broadcast(FS, p[po + 2 * BK + j]);
                         c0 = x0.fma(pc, c0);
                         c1 = x1.fma(pc, c1);
                         c2 = x2.fma(pc, c2);
                         c3 = x3.fma(pc, c3);
                         if (rows > 3) {
-                            FloatVector pd = FloatVector.broadcast(FS, p[3 * BK + j]);
+                            FloatVector pd = FloatVector.broadcast(FS, p[po + 3 * BK + j]);
                             d0 = x0.fma(pd, d0);
                             d1 = x1.fma(pd, d1);
                             d2 = x2.fma(pd, d2);
@@ -442,43 +446,43 @@ public final class Attention {
                 }
             }
             // stores stay in this method: a vector handed to a helper C2 does not inline is boxed
-            a0.intoArray(o, c);
-            a1.intoArray(o, c + LANES);
-            a2.intoArray(o, c + 2 * LANES);
-            a3.intoArray(o, c + 3 * LANES);
-            b0.intoArray(o, hdPad + c);
-            b1.intoArray(o, hdPad + c + LANES);
-            b2.intoArray(o, hdPad + c + 2 * LANES);
-            b3.intoArray(o, hdPad + c + 3 * LANES);
-            c0.intoArray(o, 2 * hdPad + c);
-            c1.intoArray(o, 2 * hdPad + c + LANES);
-            c2.intoArray(o, 2 * hdPad + c + 2 * LANES);
-            c3.intoArray(o, 2 * hdPad + c + 3 * LANES);
-            d0.intoArray(o, 3 * hdPad + c);
-            d1.intoArray(o, 3 * hdPad + c + LANES);
-            d2.intoArray(o, 3 * hdPad + c + 2 * LANES);
-            d3.intoArray(o, 3 * hdPad + c + 3 * LANES);
+            a0.intoArray(o, oo + c);
+            a1.intoArray(o, oo + c + LANES);
+            a2.intoArray(o, oo + c + 2 * LANES);
+            a3.intoArray(o, oo + c + 3 * LANES);
+            b0.intoArray(o, oo + hdPad + c);
+            b1.intoArray(o, oo + hdPad + c + LANES);
+            b2.intoArray(o, oo + hdPad + c + 2 * LANES);
+            b3.intoArray(o, oo + hdPad + c + 3 * LANES);
+            c0.intoArray(o, oo + 2 * hdPad + c);
+            c1.intoArray(o, oo + 2 * hdPad + c + LANES);
+            c2.intoArray(o, oo + 2 * hdPad + c + 2 * LANES);
+            c3.intoArray(o, oo + 2 * hdPad + c + 3 * LANES);
+            d0.intoArray(o, oo + 3 * hdPad + c);
+            d1.intoArray(o, oo + 3 * hdPad + c + LANES);
+            d2.intoArray(o, oo + 3 * hdPad + c + 2 * LANES);
+            d3.intoArray(o, oo + 3 * hdPad + c + 3 * LANES);
         }
         for (; c + LANES <= hd; c += LANES) {               // head sizes that are not whole tiles: one vector
-            FloatVector a = FloatVector.fromArray(FS, o, c), b = FloatVector.fromArray(FS, o, hdPad + c);
-            FloatVector e = FloatVector.fromArray(FS, o, 2 * hdPad + c), f = FloatVector.fromArray(FS, o, 3 * hdPad + c);
+            FloatVector a = FloatVector.fromArray(FS, o, oo + c), b = FloatVector.fromArray(FS, o, oo + hdPad + c);
+            FloatVector e = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c), f = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c);
             for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
                 FloatVector x = FloatVector.fromArray(FS, v, vj);
-                a = x.fma(FloatVector.broadcast(FS, p[j]), a);
-                b = x.fma(FloatVector.broadcast(FS, p[BK + j]), b);
-                e = x.fma(FloatVector.broadcast(FS, p[2 * BK + j]), e);
-                f = x.fma(FloatVector.broadcast(FS, p[3 * BK + j]), f);
+                a = x.fma(FloatVector.broadcast(FS, p[po + j]), a);
+                b = x.fma(FloatVector.broadcast(FS, p[po + BK + j]), b);
+                e = x.fma(FloatVector.broadcast(FS, p[po + 2 * BK + j]), e);
+                f = x.fma(FloatVector.broadcast(FS, p[po + 3 * BK + j]), f);
             }
-            a.intoArray(o, c);
-            b.intoArray(o, hdPad + c);
-            e.intoArray(o, 2 * hdPad + c);
-            f.intoArray(o, 3 * hdPad + c);
+            a.intoArray(o, oo + c);
+            b.intoArray(o, oo + hdPad + c);
+            e.intoArray(o, oo + 2 * hdPad + c);
+            f.intoArray(o, oo + 3 * hdPad + c);
         }
         for (; c < hd; c++) {                                // and the last few columns
             for (int j = 0; j < count; j++) {
                 float vv = v[v0 + j * vStride + c];
                 for (int r = 0; r < rows; r++) {
-                    o[r * hdPad + c] += p[r * BK + j] * vv;
+                    o[oo + r * hdPad + c] += p[po + r * BK + j] * vv;
                 }
             }
         }
@@ -487,64 +491,64 @@ public final class Attention {
      * As {@link #accumulate} with tiles of 4 rows × 2 vectors (8 accumulators + 2 value vectors + a broadcast:
      * 16-register hosts), then single vectors and scalars for the rest of the head.
      */
-    private static void accumulateHalf(float[] p, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int hdPad) {
+    static void accumulateHalf(float[] p, int po, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int oo, int hdPad) {
         int c = 0;
         for (; c + 2 * LANES <= hd; c += 2 * LANES) {
-            FloatVector a0 = FloatVector.fromArray(FS, o, c), a1 = FloatVector.fromArray(FS, o, c + LANES);
-            FloatVector b0 = FloatVector.fromArray(FS, o, hdPad + c), b1 = FloatVector.fromArray(FS, o, hdPad + c + LANES);
-            FloatVector c0 = FloatVector.fromArray(FS, o, 2 * hdPad + c), c1 = FloatVector.fromArray(FS, o, 2 * hdPad + c + LANES);
-            FloatVector d0 = FloatVector.fromArray(FS, o, 3 * hdPad + c), d1 = FloatVector.fromArray(FS, o, 3 * hdPad + c + LANES);
+            FloatVector a0 = FloatVector.fromArray(FS, o, oo + c), a1 = FloatVector.fromArray(FS, o, oo + c + LANES);
+            FloatVector b0 = FloatVector.fromArray(FS, o, oo + hdPad + c), b1 = FloatVector.fromArray(FS, o, oo + hdPad + c + LANES);
+            FloatVector c0 = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c), c1 = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c + LANES);
+            FloatVector d0 = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c), d1 = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c + LANES);
             for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
                 FloatVector x0 = FloatVector.fromArray(FS, v, vj);
                 FloatVector x1 = FloatVector.fromArray(FS, v, vj + LANES);
-                FloatVector pa = FloatVector.broadcast(FS, p[j]);
+                FloatVector pa = FloatVector.broadcast(FS, p[po + j]);
                 a0 = x0.fma(pa, a0);
                 a1 = x1.fma(pa, a1);
                 if (rows > 1) {
-                    FloatVector pb = FloatVector.broadcast(FS, p[BK + j]);
+                    FloatVector pb = FloatVector.broadcast(FS, p[po + BK + j]);
                     b0 = x0.fma(pb, b0);
                     b1 = x1.fma(pb, b1);
                     if (rows > 2) {
-                        FloatVector pc = FloatVector.broadcast(FS, p[2 * BK + j]);
+                        FloatVector pc = FloatVector.broadcast(FS, p[po + 2 * BK + j]);
                         c0 = x0.fma(pc, c0);
                         c1 = x1.fma(pc, c1);
                         if (rows > 3) {
-                            FloatVector pd = FloatVector.broadcast(FS, p[3 * BK + j]);
+                            FloatVector pd = FloatVector.broadcast(FS, p[po + 3 * BK + j]);
                             d0 = x0.fma(pd, d0);
                             d1 = x1.fma(pd, d1);
                         }
                     }
                 }
             }
-            a0.intoArray(o, c);
-            a1.intoArray(o, c + LANES);
-            b0.intoArray(o, hdPad + c);
-            b1.intoArray(o, hdPad + c + LANES);
-            c0.intoArray(o, 2 * hdPad + c);
-            c1.intoArray(o, 2 * hdPad + c + LANES);
-            d0.intoArray(o, 3 * hdPad + c);
-            d1.intoArray(o, 3 * hdPad + c + LANES);
+            a0.intoArray(o, oo + c);
+            a1.intoArray(o, oo + c + LANES);
+            b0.intoArray(o, oo + hdPad + c);
+            b1.intoArray(o, oo + hdPad + c + LANES);
+            c0.intoArray(o, oo + 2 * hdPad + c);
+            c1.intoArray(o, oo + 2 * hdPad + c + LANES);
+            d0.intoArray(o, oo + 3 * hdPad + c);
+            d1.intoArray(o, oo + 3 * hdPad + c + LANES);
         }
         for (; c + LANES <= hd; c += LANES) {
-            FloatVector a = FloatVector.fromArray(FS, o, c), b = FloatVector.fromArray(FS, o, hdPad + c);
-            FloatVector e = FloatVector.fromArray(FS, o, 2 * hdPad + c), f = FloatVector.fromArray(FS, o, 3 * hdPad + c);
+            FloatVector a = FloatVector.fromArray(FS, o, oo + c), b = FloatVector.fromArray(FS, o, oo + hdPad + c);
+            FloatVector e = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c), f = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c);
             for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
                 FloatVector x = FloatVector.fromArray(FS, v, vj);
-                a = x.fma(FloatVector.broadcast(FS, p[j]), a);
-                b = x.fma(FloatVector.broadcast(FS, p[BK + j]), b);
-                e = x.fma(FloatVector.broadcast(FS, p[2 * BK + j]), e);
-                f = x.fma(FloatVector.broadcast(FS, p[3 * BK + j]), f);
+                a = x.fma(FloatVector.broadcast(FS, p[po + j]), a);
+                b = x.fma(FloatVector.broadcast(FS, p[po + BK + j]), b);
+                e = x.fma(FloatVector.broadcast(FS, p[po + 2 * BK + j]), e);
+                f = x.fma(FloatVector.broadcast(FS, p[po + 3 * BK + j]), f);
             }
-            a.intoArray(o, c);
-            b.intoArray(o, hdPad + c);
-            e.intoArray(o, 2 * hdPad + c);
-            f.intoArray(o, 3 * hdPad + c);
+            a.intoArray(o, oo + c);
+            b.intoArray(o, oo + hdPad + c);
+            e.intoArray(o, oo + 2 * hdPad + c);
+            f.intoArray(o, oo + 3 * hdPad + c);
         }
         for (; c < hd; c++) {
             for (int j = 0; j < count; j++) {
                 float vv = v[v0 + j * vStride + c];
                 for (int r = 0; r < rows; r++) {
-                    o[r * hdPad + c] += p[r * BK + j] * vv;
+                    o[oo + r * hdPad + c] += p[po + r * BK + j] * vv;
                 }
             }
         }

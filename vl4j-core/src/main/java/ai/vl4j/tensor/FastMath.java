@@ -162,6 +162,36 @@ public final class FastMath {
         }
     }
 
+    /**
+     * Backward of {@link #siluMul} over [from, to): with σ = 1/(1 + e^−g), dGate = dAct·u·σ·(1 + g·(1 − σ)) and
+     * dUp = dAct·g·σ, in float32 with this class's exp (a few ulps of the double-precision definition).
+     */
+    public static void siluMulBackward(float[] gate, float[] up, float[] dAct, float[] dGate, float[] dUp, int from, int to) {
+        int i = from;
+        for (; i <= to - FS.length(); i += FS.length()) {
+            FloatVector g = FloatVector.fromArray(FS, gate, i);
+            FloatVector e = exp(g.neg());
+            FloatVector sig = FloatVector.broadcast(FS, 1f).div(e.add(1f));
+            // 1 − σ = e^−g·σ for g ≥ 0 (the subtraction would lose it there), 1 − σ ≥ ½ below
+            FloatVector rest = sig.neg().add(1f).blend(e.mul(sig), g.compare(VectorOperators.GE, 0f));
+            FloatVector d = FloatVector.fromArray(FS, dAct, i);
+            FloatVector gs = g.mul(sig);                                      // silu(g)
+            FloatVector dSilu = gs.fma(rest, sig);                            // σ·(1 + g·(1 − σ)) = σ + silu(g)·(1 − σ)
+            d.mul(FloatVector.fromArray(FS, up, i)).mul(dSilu).intoArray(dGate, i);
+            d.mul(gs).intoArray(dUp, i);
+        }
+        for (; i < to; i++) {                       // the same operations, one value at a time
+            float g = gate[i];
+            float e = exp(-g);
+            float sig = 1f / (e + 1f);
+            float rest = g >= 0f ? e * sig : 1f - sig;
+            float gs = g * sig;
+            float dSilu = Math.fma(gs, rest, sig);
+            dGate[i] = dAct[i] * up[i] * dSilu;
+            dUp[i] = dAct[i] * gs;
+        }
+    }
+
     /** f(t) = ln(erfc(z)/t) + z², z = 2/t − 2, sampled at Chebyshev nodes of t ∈ [0, 1] (double precision). */
     private static float[] fit() {
         double[] samples = new double[TERMS];
