@@ -3,6 +3,7 @@ package ai.vl4j.sam;
 import ai.vl4j.nn.Linear;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Attention;
+import ai.vl4j.tensor.ShortAttention;
 
 /**
  * The two-way transformer's attention (official {@code transformer.Attention}): projections to an internal
@@ -12,12 +13,16 @@ import ai.vl4j.tensor.Attention;
  * </pre>
  * Batched over prompts: queries and keys of prompt b are rows b·nq .. and b·nk .. of their arrays. The projections
  * are also available apart, so that a side every prompt shares (the image, before the first layer changes it) is
- * projected once: its rows then serve every prompt (stride 0).
+ * projected once: its rows then serve every prompt (stride 0). Where one side is the prompt's few tokens (token →
+ * image, image → token) the attention itself runs in {@link ShortAttention}, which lays the short side across the
+ * vector lanes; the tokens' self-attention (both sides short) in {@link Attention}.
  */
 final class DecoderAttention {
     private final Linear q, k, v, out;   // [I, C] ×3, [C, I]
     private final int heads;
     private final int internal;          // I
+    /** Rows up to which a side counts as short ({@link ShortAttention}): the prompt's tokens, never the image. */
+    private static final int SHORT = 64;
 
     DecoderAttention(Weights w, String prefix, int width, int downsampleRate, int heads) {
         this.internal = width / downsampleRate;
@@ -54,6 +59,18 @@ final class DecoderAttention {
         int hd = internal / heads;
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[] mixed = new float[batch * nq * internal];
+        Attention.Operand qs = new Attention.Operand(qp, internal, 0);
+        Attention.Operand ks = new Attention.Operand(kp, internal, 0);
+        Attention.Operand vs = new Attention.Operand(vp, internal, 0);
+        Attention.Operand os = new Attention.Operand(mixed, internal, 0);
+        if (nk <= SHORT && nk < nq) {               // the image attends to the prompt's tokens
+            ShortAttention.fewKeys(qs, ks, vs, os, batch, nq, nk, queryStride, keyStride, heads, hd, scale);
+            return project(out, mixed, batch * nq);
+        }
+        if (nq <= SHORT && nq < nk) {               // the tokens attend to the image
+            ShortAttention.fewQueries(qs, ks, vs, os, batch, nq, nk, queryStride, keyStride, heads, hd, scale);
+            return project(out, mixed, batch * nq);
+        }
         for (int b = 0; b < batch; b++) {
             Attention.multiHead(
                     new Attention.Operand(qp, internal, b * queryStride * internal),
