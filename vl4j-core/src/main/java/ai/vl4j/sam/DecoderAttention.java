@@ -3,7 +3,10 @@ package ai.vl4j.sam;
 import ai.vl4j.nn.Linear;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Attention;
+import ai.vl4j.tensor.MatMul;
 import ai.vl4j.tensor.ShortAttention;
+import ai.vl4j.tensor.Tensor;
+import ai.vl4j.tensor.VectorMath;
 
 /**
  * The two-way transformer's attention (official {@code transformer.Attention}): projections to an internal
@@ -35,8 +38,62 @@ final class DecoderAttention {
 
     /** [batch·nq, C] for queries [batch·nq, C], keys and values [batch·nk, C]. */
     float[] forward(float[] queries, float[] keys, float[] values, int batch, int nq, int nk) {
+        if (nq <= SHORT && nq < nk) {
+            return fewQueries(queries, keys, values, batch, nq, nk);
+        }
         return attend(projectQueries(queries, batch * nq), projectKeys(keys, batch * nk), projectValues(values, batch * nk),
                 batch, nq, nk, nq, nk);
+    }
+
+    /**
+     * The prompt's tokens attending to each prompt's own image rows, with k_proj and v_proj folded into the
+     * tokens: per head h, with Σ_j p_j = 1 and a term constant over the keys dropping out of the softmax,
+     * <pre>
+     *   (scale·q_h)·(Wk_h k_j + bk_h) = (scale·Wk_hᵀ q_h)·k_j + const       q̃ [nq·heads, C]
+     *   Σ_j p_j (Wv_h v_j + bv_h)     = Wv_h (Σ_j p_j v_j) + bv_h           z [nq·heads, C]
+     * </pre>
+     * so the nk image rows enter two products with nq·heads rows (scores S = k·q̃ᵀ [nk, nq·heads], then z = Pᵀ·v)
+     * instead of being projected twice: SAM-B's token → image attention takes 2·4096·256·56 multiply-adds per
+     * product instead of 4096·256·128 per projection. Equal to {@link #attend} on the projections up to rounding.
+     */
+    private float[] fewQueries(float[] queries, float[] keys, float[] values, int batch, int nq, int nk) {
+        int c = k.in();
+        int hd = internal / heads;
+        int rows = nq * heads;                                   // (token, head) pairs, token-major
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] qp = projectQueries(queries, batch * nq);        // [B·nq, I]
+        float[] mixed = new float[batch * nq * internal];        // [B·nq, I]
+        float[] perHead = new float[rows * internal];            // row (t, h): scale·q_h in head h's columns, 0 elsewhere
+        float[] folded = new float[rows * c];                    // q̃ [nq·heads, C]
+        float[] scores = new float[nk * rows];                   // S, then exp(S − column max) [nk, nq·heads]
+        float[] sums = new float[rows];
+        float[] z = new float[rows * c];                         // Σ_j e_j v_j [nq·heads, C]
+        float[] projected = new float[rows * internal];          // Wv z + bv, every head's columns [nq·heads, I]
+        for (int b = 0; b < batch; b++) {
+            java.util.Arrays.fill(perHead, 0f);
+            for (int t = 0; t < nq; t++) {
+                for (int h = 0; h < heads; h++) {
+                    VectorMath.scale(qp, (b * nq + t) * internal + h * hd, scale, perHead, (t * heads + h) * internal + h * hd, hd);
+                }
+            }
+            MatMul.backwardInput(perHead, rows, k.weight(), folded);                       // q̃ = perHead · Wk
+            float[] keysB = java.util.Arrays.copyOfRange(keys, b * nk * c, (b + 1) * nk * c);
+            MatMul.linear(keysB, nk, Tensor.ofFloats("folded queries", folded, rows, c), null, scores);
+            ShortAttention.expColumns(scores, nk, rows, sums);
+            float[] valuesB = values == keys ? keysB : java.util.Arrays.copyOfRange(values, b * nk * c, (b + 1) * nk * c);
+            java.util.Arrays.fill(z, 0f);
+            MatMul.backwardWeight(scores, valuesB, nk, rows, c, z);                       // z = Eᵀ · v
+            for (int r = 0; r < rows; r++) {
+                VectorMath.scale(z, r * c, 1f / sums[r], z, r * c, c);
+            }
+            v.forward(z, rows, projected);
+            for (int t = 0; t < nq; t++) {                                               // head h of row (t, h)
+                for (int h = 0; h < heads; h++) {
+                    System.arraycopy(projected, (t * heads + h) * internal + h * hd, mixed, (b * nq + t) * internal + h * hd, hd);
+                }
+            }
+        }
+        return project(out, mixed, batch * nq);
     }
 
     float[] projectQueries(float[] x, int n) {

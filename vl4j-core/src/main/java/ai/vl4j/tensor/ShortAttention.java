@@ -145,6 +145,47 @@ public final class ShortAttention {
     }
 
     /**
+     * Each column of x [rows, cols] to exp(x − its max) in place, the column sums into sums [cols]: the softmax over
+     * many keys of a few queries' scores laid out keys × queries, before the division by the sum. Vectors run
+     * across the columns.
+     */
+    public static void expColumns(float[] x, int rows, int cols, float[] sums) {
+        int groups = (cols + LANES - 1) / LANES;
+        Parallel.forRange(0, groups, 1, (lo, hi) -> {
+            for (int g = lo; g < hi; g++) {
+                int c0 = g * LANES;
+                if (c0 + LANES <= cols) {
+                    FloatVector max = FloatVector.fromArray(FS, x, c0);
+                    for (int r = 1; r < rows; r++) {
+                        max = max.max(FloatVector.fromArray(FS, x, r * cols + c0));
+                    }
+                    FloatVector sum = FloatVector.zero(FS);
+                    for (int r = 0; r < rows; r++) {
+                        FloatVector e = FastMath.exp(FloatVector.fromArray(FS, x, r * cols + c0).sub(max));
+                        e.intoArray(x, r * cols + c0);
+                        sum = sum.add(e);
+                    }
+                    sum.intoArray(sums, c0);
+                    continue;
+                }
+                for (int c = c0; c < cols; c++) {
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int r = 0; r < rows; r++) {
+                        max = Math.max(max, x[r * cols + c]);
+                    }
+                    float sum = 0f;
+                    for (int r = 0; r < rows; r++) {
+                        float e = FastMath.exp(x[r * cols + c] - max);
+                        x[r * cols + c] = e;
+                        sum += e;
+                    }
+                    sums[c] = sum;
+                }
+            }
+        });
+    }
+
+    /**
      * Attention of a few query rows (queries across lanes) over many keys, parallel over (item, head).
      * Parameters as {@link #fewKeys}.
      */
