@@ -41,6 +41,9 @@ final class DecoderAttention {
         if (nq <= SHORT && nq < nk) {
             return fewQueries(queries, keys, values, batch, nq, nk);
         }
+        if (nk <= SHORT && nk < nq) {
+            return fewKeys(queries, keys, values, batch, nq, nk);
+        }
         return attend(projectQueries(queries, batch * nq), projectKeys(keys, batch * nk), projectValues(values, batch * nk),
                 batch, nq, nk, nq, nk);
     }
@@ -94,6 +97,64 @@ final class DecoderAttention {
             }
         }
         return project(out, mixed, batch * nq);
+    }
+
+    /**
+     * Each prompt's own image rows attending to the prompt's tokens, with q_proj and out_proj folded into the
+     * tokens: per head h and token key i (kp = k_proj(k), vp = v_proj(v)),
+     * <pre>
+     *   (scale·(Wq_h y + bq_h))·kp_{i,h} = y·(scale·Wq_hᵀ kp_{i,h}) + scale·bq_h·kp_{i,h}    k̃ [heads·nk, C], c [heads·nk]
+     *   out_proj(⊕_h Σ_i p_{h,i} vp_{i,h}) = Σ_{h,i} p_{h,i} (Wo_h vp_{i,h}) + bo             u [heads·nk, C]
+     * </pre>
+     * so the nq image rows y enter two products with heads·nk columns (S = y·k̃ᵀ + c, then P·u) instead of q_proj
+     * and out_proj: SAM-B's image → token attention takes 2·4096·256·56 multiply-adds instead of 2·4096·256·128.
+     * Equal to {@link #attend} on the projections up to rounding.
+     */
+    private float[] fewKeys(float[] queries, float[] keys, float[] values, int batch, int nq, int nk) {
+        int c = q.in();
+        int hd = internal / heads;
+        int cols = heads * nk;                                   // (head, token) pairs, head-major
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] kp = projectKeys(keys, batch * nk);              // [B·nk, I]
+        float[] vp = projectValues(values, batch * nk);          // [B·nk, I]
+        float[] perHeadK = new float[cols * internal];           // row (h, i): scale·kp_{i,h} in head h's columns, 0 elsewhere
+        float[] perHeadV = new float[cols * internal];           // row (h, i): vp_{i,h} likewise
+        float[] folded = new float[cols * c];                    // k̃ [heads·nk, C]
+        float[] bias = new float[cols];                          // c = perHeadK · bq
+        float[] u = new float[cols * c];                         // u [heads·nk, C]
+        float[] uT = new float[c * cols];                        // uᵀ [C, heads·nk]: the last product's weight
+        float[] scores = new float[nq * cols];                   // S, then P [nq, heads·nk]
+        float[] result = new float[batch * nq * c];
+        float[] bq = q.biasParameter().values();
+        float[] bo = out.biasParameter().values();
+        for (int b = 0; b < batch; b++) {
+            java.util.Arrays.fill(perHeadK, 0f);
+            java.util.Arrays.fill(perHeadV, 0f);
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < nk; i++) {
+                    int from = (b * nk + i) * internal + h * hd;
+                    int to = (h * nk + i) * internal + h * hd;
+                    VectorMath.scale(kp, from, scale, perHeadK, to, hd);
+                    System.arraycopy(vp, from, perHeadV, to, hd);
+                    bias[h * nk + i] = VectorMath.dot(perHeadK, to, bq, h * hd, hd);
+                }
+            }
+            java.util.Arrays.fill(folded, 0f);
+            MatMul.backwardInput(perHeadK, cols, q.weight(), folded);                     // k̃ = perHeadK · Wq
+            MatMul.linear(perHeadV, cols, out.weight(), null, u);                        // u = perHeadV · Woᵀ
+            for (int r = 0; r < cols; r++) {
+                for (int j = 0; j < c; j++) {
+                    uT[j * cols + r] = u[r * c + j];
+                }
+            }
+            float[] rows = java.util.Arrays.copyOfRange(queries, b * nq * c, (b + 1) * nq * c);
+            MatMul.linear(rows, nq, Tensor.ofFloats("folded keys", folded, cols, c), bias, scores);
+            ShortAttention.softmaxRuns(scores, nq * heads, nk);
+            float[] y = new float[nq * c];
+            MatMul.linear(scores, nq, Tensor.ofFloats("folded values", uT, c, cols), bo, y);
+            System.arraycopy(y, 0, result, b * nq * c, nq * c);
+        }
+        return result;
     }
 
     float[] projectQueries(float[] x, int n) {

@@ -145,6 +145,32 @@ public final class ShortAttention {
     }
 
     /**
+     * The softmax of each run of size consecutive values of x (rows · groups runs): many queries' scores over a
+     * few keys, laid out queries × (head, key), each head's keys one run.
+     */
+    public static void softmaxRuns(float[] x, int runs, int size) {
+        Parallel.forRange(0, runs, 256, (lo, hi) -> {
+            for (int r = lo; r < hi; r++) {
+                int o = r * size;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < size; j++) {
+                    max = Math.max(max, x[o + j]);
+                }
+                float sum = 0f;
+                for (int j = 0; j < size; j++) {
+                    float e = FastMath.exp(x[o + j] - max);
+                    x[o + j] = e;
+                    sum += e;
+                }
+                float inv = 1f / sum;
+                for (int j = 0; j < size; j++) {
+                    x[o + j] *= inv;
+                }
+            }
+        });
+    }
+
+    /**
      * Each column of x [rows, cols] to exp(x − its max) in place, the column sums into sums [cols]: the softmax over
      * many keys of a few queries' scores laid out keys × queries, before the division by the sum. Vectors run
      * across the columns.
