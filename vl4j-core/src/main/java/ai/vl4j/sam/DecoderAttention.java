@@ -81,7 +81,7 @@ final class DecoderAttention {
             }
             MatMul.backwardInput(perHead, rows, k.weight(), folded);                       // q̃ = perHead · Wk
             float[] keysB = java.util.Arrays.copyOfRange(keys, b * nk * c, (b + 1) * nk * c);
-            MatMul.linear(keysB, nk, Tensor.ofFloats("folded queries", folded, rows, c), null, scores);
+            MatMul.linear(keysB, nk, Tensor.view("folded queries", folded, rows, c), null, scores);
             ShortAttention.expColumns(scores, nk, rows, sums);
             float[] valuesB = values == keys ? keysB : java.util.Arrays.copyOfRange(values, b * nk * c, (b + 1) * nk * c);
             java.util.Arrays.fill(z, 0f);
@@ -148,10 +148,10 @@ final class DecoderAttention {
                 }
             }
             float[] rows = java.util.Arrays.copyOfRange(queries, b * nq * c, (b + 1) * nq * c);
-            MatMul.linear(rows, nq, Tensor.ofFloats("folded keys", folded, cols, c), bias, scores);
+            MatMul.linear(rows, nq, Tensor.view("folded keys", folded, cols, c), bias, scores);
             ShortAttention.softmaxRuns(scores, nq * heads, nk);
             float[] y = new float[nq * c];
-            MatMul.linear(scores, nq, Tensor.ofFloats("folded values", uT, c, cols), bo, y);
+            MatMul.linear(scores, nq, Tensor.view("folded values", uT, c, cols), bo, y);
             System.arraycopy(y, 0, result, b * nq * c, nq * c);
         }
         return result;
