@@ -24,6 +24,47 @@ class ShortAttentionTest {
         check(false);
     }
 
+    /** expColumns and softmaxRuns: the softmax down each column and along each run, in double precision. */
+    @Test
+    void columnAndRunSoftmaxesMatchDoublePrecision() {
+        Random rnd = new Random(13);
+        for (int[] size : new int[][] {{300, 56}, {5, 3}, {70, 17}, {1, 9}}) {
+            int rows = size[0], cols = size[1];
+            float[] x = random(rnd, rows * cols);
+            float[] e = x.clone();
+            float[] sums = new float[cols];
+            ShortAttention.expColumns(e, rows, cols, sums);
+            for (int c = 0; c < cols; c++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int r = 0; r < rows; r++) {
+                    max = Math.max(max, x[r * cols + c]);
+                }
+                double sum = 0;
+                for (int r = 0; r < rows; r++) {
+                    double want = Math.exp(x[r * cols + c] - max);
+                    sum += want;
+                    assertEquals(want, e[r * cols + c], 1e-6 * want + 1e-7, Arrays.toString(size) + " at " + r + ", " + c);
+                }
+                assertEquals(sum, sums[c], 1e-5 * sum, Arrays.toString(size) + " column " + c);
+            }
+            float[] p = x.clone();
+            ShortAttention.softmaxRuns(p, rows, cols);
+            for (int r = 0; r < rows; r++) {
+                double max = Double.NEGATIVE_INFINITY;
+                double sum = 0;
+                for (int c = 0; c < cols; c++) {
+                    max = Math.max(max, x[r * cols + c]);
+                }
+                for (int c = 0; c < cols; c++) {
+                    sum += Math.exp(x[r * cols + c] - max);
+                }
+                for (int c = 0; c < cols; c++) {
+                    assertEquals(Math.exp(x[r * cols + c] - max) / sum, p[r * cols + c], 1e-6, Arrays.toString(size) + " run " + r);
+                }
+            }
+        }
+    }
+
     private static void check(boolean fewKeys) {
         Random rnd = new Random(fewKeys ? 11 : 12);
         for (int[] c : CASES) {
