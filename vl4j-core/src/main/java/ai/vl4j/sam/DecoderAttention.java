@@ -56,8 +56,8 @@ final class DecoderAttention {
      *   Σ_j p_j (Wv_h v_j + bv_h)     = Wv_h (Σ_j p_j v_j) + bv_h           z [nq·heads, C]
      * </pre>
      * so the nk image rows enter two products with nq·heads rows (scores S = k·q̃ᵀ [nk, nq·heads], then z = Pᵀ·v)
-     * instead of being projected twice: SAM-B's token → image attention takes 2·4096·256·56 multiply-adds per
-     * product instead of 4096·256·128 per projection. Equal to {@link #attend} on the projections up to rounding.
+     * instead of being projected twice: in SAM-B 4096·256·56 multiply-adds per product instead of 4096·256·128
+     * per projection. Equal to {@link #attend} on the projections up to rounding.
      */
     private float[] fewQueries(float[] queries, float[] keys, float[] values, int batch, int nq, int nk) {
         int c = k.in();
