@@ -95,7 +95,7 @@ final class ProgressBar {
             int filled = (int) Math.min(width, width * done / total);
             s.append(" [").append("#".repeat(filled)).append(" ".repeat(width - filled)).append(String.format(Locale.ROOT, "] %3d%% ", 100 * done / total));
             s.append(amount(done)).append(" / ").append(amount(total));
-        } else {
+        } else if (done > 0) {
             s.append(' ').append(amount(done));
         }
         if ((bytes || unit != null) && seconds > 0.5 && done > 0) {

@@ -198,10 +198,23 @@ final class SegmentCommand implements Callable<Integer> {
 
     private Map<String, Object> runAuto(Sam sam, RgbImage picture, AutomaticMaskGenerator.Options options, List<Output> files)
             throws IOException {
-        ProgressBar bar = new ProgressBar(Streams.err(), false, 1.0);
+        // points batches done of the crop's grid on stderr (not with --json or -q): the generator takes minutes on SAM-B
+        ProgressBar bar = json ? null : new ProgressBar(Streams.err(), "points");
         List<AutomaticMaskGenerator.MaskRecord> records = new AutomaticMaskGenerator(sam, options).generate(picture,
-                (crop, crops, done, total, iou) -> bar.update("crop " + (crop + 1) + "/" + crops + ": points", done, total));
-        bar.done();
+                bar == null ? AutomaticMaskGenerator.Listener.NONE : new AutomaticMaskGenerator.Listener() {
+                    @Override
+                    public void encoding(int crop, int crops) {
+                        bar.update("crop " + (crop + 1) + "/" + crops + ": encoding the image", 0, 0);
+                    }
+
+                    @Override
+                    public void batch(int crop, int crops, int done, int total, float[] iou) {
+                        bar.update("crop " + (crop + 1) + "/" + crops + ": points", done, total);
+                    }
+                });
+        if (bar != null) {
+            bar.done();
+        }
         List<Map<String, Object>> masks = new ArrayList<>();
         List<boolean[]> bitmaps = new ArrayList<>();
         for (int k = 0; k < records.size(); k++) {

@@ -226,6 +226,27 @@ class SegmentCommandTest {
         }
     }
 
+    /** --auto shows its progress on stderr (the crop's encoding, then points done of the grid), not with --json or -q. */
+    @Test
+    void autoShowsProgressExceptWithJsonOrQuiet() {
+        String img = FIXTURE.resolve("images/synth_77x131.png").toString();
+        List<String> auto = List.of("segment", "-m", MODEL, "-i", img, "--auto", "--points-per-side", "4", "--points-per-batch", "5");
+        CliTest.Result r = segment(auto);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("crop 1/1: encoding the image"), r.err());
+        assertTrue(r.err().contains("crop 1/1: points") && r.err().contains("16 / 16"), r.err());
+        List<String> json = new ArrayList<>(auto);
+        json.add("--json");
+        r = segment(json);
+        assertEquals(0, r.code(), r.err());
+        assertFalse(r.err().contains("points"), r.err());
+        List<String> quiet = new ArrayList<>(List.of("-q"));
+        quiet.addAll(auto);
+        r = segment(quiet);
+        assertEquals(0, r.code(), r.err());
+        assertFalse(r.err().contains("points"), r.err());
+    }
+
     /** {@code vl4j serve --sam-model}: POST /v1/segment answers as {@code vl4j segment --json} does. */
     @Test
     void serveWithASamModelAnswersAsSegmentDoes() throws Exception {

@@ -84,9 +84,16 @@ public final class AutomaticMaskGenerator {
                              int[] cropBoxXywh, float[] lowResLogits) {
     }
 
-    /** Progress of a run: each batch of prompts as it is decoded, with its raw IoU predictions (3 per point). */
+    /**
+     * Progress of a run: each crop's image encoding as it starts and ends, and each batch of prompts as it is
+     * decoded (points done of the crop's points), with its raw IoU predictions (3 per point).
+     */
     public interface Listener {
         void batch(int crop, int crops, int pointsDone, int points, float[] iouPredictions);
+
+        /** A crop's image encoding starts (the longest single step: seconds for SAM-B on a few cores). */
+        default void encoding(int crop, int crops) {
+        }
 
         /** A crop's image was encoded, taking this many seconds. */
         default void encoded(int crop, double seconds) {
@@ -142,6 +149,7 @@ public final class AutomaticMaskGenerator {
         int[] box = crop.box();
         int ch = crop.height();
         int cw = crop.width();
+        listener.encoding(index, crops);
         long t0 = System.nanoTime();
         predictor.setImage(cropOf(image, box));
         listener.encoded(index, (System.nanoTime() - t0) / 1e9);

@@ -186,7 +186,7 @@ public final class MaskDecoder {
                 System.arraycopy(hypernetworks[first + k].forward(token, 1), 0, hyper, k * (c / 8), c / 8);
             }
             float[] masks = new float[count * low * low];
-            MatMul.linear(hyper, count, Tensor.ofFloats("upscaled", upscaled, (long) low * low, c / 8), null, masks);
+            MatMul.linear(hyper, count, Tensor.view("upscaled", upscaled, (long) low * low, c / 8), null, masks);
             System.arraycopy(masks, 0, lowRes, b * count * low * low, masks.length);
             float[] iouToken = new float[c];
             System.arraycopy(queries, b * t * c, iouToken, 0, c);

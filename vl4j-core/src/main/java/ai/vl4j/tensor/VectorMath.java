@@ -116,4 +116,16 @@ public final class VectorMath {
             out[outOff + i] = a[aOff + i] + b[bOff + i];
         }
     }
+
+    /** out[outOff + i] = s·x[xOff + i] for i &lt; n (may be in place). */
+    public static void scale(float[] x, int xOff, float s, float[] out, int outOff, int n) {
+        int lanes = FS.length();
+        int i = 0;
+        for (; i <= n - lanes; i += lanes) {
+            FloatVector.fromArray(FS, x, xOff + i).mul(s).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
+            out[outOff + i] = x[xOff + i] * s;
+        }
+    }
 }

@@ -116,4 +116,23 @@ class InterpolateTest {
             }
         }
     }
+
+    /** One channel (SAM's masks, vectors of gathered neighbours) gives the bits of the per-pixel path of several. */
+    @Test
+    void oneChannelBilinearEqualsTheManyChannelPath() {
+        Random rnd = new Random(4);
+        int inH = 11, inW = 13, outH = 50, outW = 61, rows = 37, cols = 59;
+        float[] two = new float[inH * inW * 2];
+        float[] one = new float[inH * inW];
+        for (int i = 0; i < one.length; i++) {
+            one[i] = (float) rnd.nextGaussian() * 10;
+            two[2 * i] = one[i];
+            two[2 * i + 1] = (float) rnd.nextGaussian();
+        }
+        float[] a = Interpolate.bilinearHwc(one, inH, inW, 1, outH, outW, rows, cols);
+        float[] b = Interpolate.bilinearHwc(two, inH, inW, 2, outH, outW, rows, cols);
+        for (int i = 0; i < rows * cols; i++) {
+            assertEquals(Float.floatToRawIntBits(b[2 * i]), Float.floatToRawIntBits(a[i]), "pixel " + i);
+        }
+    }
 }
