@@ -68,7 +68,8 @@ final class QuantGemv {
      * its weight nibble); per block {@code blockScales} = dx and {@code corrections} = −8·dx·Σ of its values (the
      * nibbles' offset of −8, applied once per block); and per 32-bit lane of the kernel (4 per block)
      * {@code scales} = the block's dx again, for the pair kernel. Blocks past the end of x are zero, the
-     * per-block arrays padded with zeros to whole vectors. One buffer per calling thread, reused.
+     * per-block arrays padded with zeros to whole vectors. For the Q8_0 kernel ({@link #prepareQ8}) the values are
+     * in natural order and only {@code blockScales} is used. One buffer per calling thread, reused by both.
      */
     static final class Q8Activations {
         short[] values = new short[0];
@@ -142,7 +143,7 @@ final class QuantGemv {
         if (a.values.length < n * a.valuesPerRow) {
             a.values = new short[n * a.valuesPerRow];
         }
-        if (a.blockScales.length < n * blocks) {
+        if (a.blockScales.length < n * blocks) {      // grown together, as the Q4_0 layout checks one for both
             a.blockScales = new float[n * blocks];
             a.corrections = new float[n * blocks];
         }
