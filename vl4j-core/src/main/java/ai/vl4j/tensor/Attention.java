@@ -463,30 +463,9 @@ public final class Attention {
             d2.intoArray(o, oo + 3 * hdPad + c + 2 * LANES);
             d3.intoArray(o, oo + 3 * hdPad + c + 3 * LANES);
         }
-        for (; c + LANES <= hd; c += LANES) {               // head sizes that are not whole tiles: one vector
-            FloatVector a = FloatVector.fromArray(FS, o, oo + c), b = FloatVector.fromArray(FS, o, oo + hdPad + c);
-            FloatVector e = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c), f = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c);
-            for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
-                FloatVector x = FloatVector.fromArray(FS, v, vj);
-                a = x.fma(FloatVector.broadcast(FS, p[po + j]), a);
-                b = x.fma(FloatVector.broadcast(FS, p[po + BK + j]), b);
-                e = x.fma(FloatVector.broadcast(FS, p[po + 2 * BK + j]), e);
-                f = x.fma(FloatVector.broadcast(FS, p[po + 3 * BK + j]), f);
-            }
-            a.intoArray(o, oo + c);
-            b.intoArray(o, oo + hdPad + c);
-            e.intoArray(o, oo + 2 * hdPad + c);
-            f.intoArray(o, oo + 3 * hdPad + c);
-        }
-        for (; c < hd; c++) {                                // and the last few columns
-            for (int j = 0; j < count; j++) {
-                float vv = v[v0 + j * vStride + c];
-                for (int r = 0; r < rows; r++) {
-                    o[oo + r * hdPad + c] += p[po + r * BK + j] * vv;
-                }
-            }
-        }
+        accumulateRest(p, po, rows, count, v, v0, vStride, hd, o, oo, hdPad, c);
     }
+
     /**
      * As {@link #accumulate} with tiles of 4 rows × 2 vectors (8 accumulators + 2 value vectors + a broadcast:
      * 16-register hosts), then single vectors and scalars for the rest of the head.
@@ -529,7 +508,16 @@ public final class Attention {
             d0.intoArray(o, oo + 3 * hdPad + c);
             d1.intoArray(o, oo + 3 * hdPad + c + LANES);
         }
-        for (; c + LANES <= hd; c += LANES) {
+        accumulateRest(p, po, rows, count, v, v0, vStride, hd, o, oo, hdPad, c);
+    }
+
+    /**
+     * Columns [c, hd) of an output tile, what both tile shapes leave: single vectors for head sizes that are not
+     * whole tiles, then scalars for the last few columns.
+     */
+    private static void accumulateRest(float[] p, int po, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o,
+                                       int oo, int hdPad, int c) {
+        for (; c + LANES <= hd; c += LANES) {               // head sizes that are not whole tiles: one vector
             FloatVector a = FloatVector.fromArray(FS, o, oo + c), b = FloatVector.fromArray(FS, o, oo + hdPad + c);
             FloatVector e = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c), f = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c);
             for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
@@ -544,7 +532,7 @@ public final class Attention {
             e.intoArray(o, oo + 2 * hdPad + c);
             f.intoArray(o, oo + 3 * hdPad + c);
         }
-        for (; c < hd; c++) {
+        for (; c < hd; c++) {                                // and the last few columns
             for (int j = 0; j < count; j++) {
                 float vv = v[v0 + j * vStride + c];
                 for (int r = 0; r < rows; r++) {
