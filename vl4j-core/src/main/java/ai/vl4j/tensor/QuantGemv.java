@@ -250,7 +250,7 @@ final class QuantGemv {
     private static void rowQ8(Q8Activations xq, int n, int k, QuantizedTensor w, int r, float[] d, float[] sums) {
         int blocks = QuantType.blocks(k);
         long qRow = r * w.type().rowBytes(k);
-        Widen.toFloat(w.scales(), DType.F16, (long) r * blocks, d, 0, blocks);   // the row's scales, once
+        widenScales(w.scales(), 2L * r * blocks, blocks, d);                      // the row's scales, once
         int i = 0;
         for (; i + 3 < n; i += 4) {
             dotQ8Quad(w.quants(), qRow, blocks, d, xq, i, sums);
@@ -298,12 +298,12 @@ final class QuantGemv {
         for (int blk = 0; blk < blocks; blk++) {
             long qb = qRow + blk * (long) BLOCK;
             int xb = blk * BLOCK;
-            ShortVector w0 = q8Words(q, qb), w1 = Q8_STEP > WORDS ? q8Words(q, qb + WORDS) : w0;
+            ShortVector w0 = q8Words(q, qb), w1 = q8Second(q, qb, w0);
             IntVector s0 = halves(q8Product(w0, w1, xv, x0 + xb));
             IntVector s1 = halves(q8Product(w0, w1, xv, x1 + xb));
             for (int c = Q8_STEP; c < BLOCK; c += Q8_STEP) {
                 w0 = q8Words(q, qb + c);
-                w1 = Q8_STEP > WORDS ? q8Words(q, qb + c + WORDS) : w0;
+                w1 = q8Second(q, qb + c, w0);
                 s0 = s0.add(halves(q8Product(w0, w1, xv, x0 + xb + c)));
                 s1 = s1.add(halves(q8Product(w0, w1, xv, x1 + xb + c)));
             }
@@ -325,14 +325,14 @@ final class QuantGemv {
         for (int blk = 0; blk < blocks; blk++) {
             long qb = qRow + blk * (long) BLOCK;
             int xb = blk * BLOCK;
-            ShortVector w0 = q8Words(q, qb), w1 = Q8_STEP > WORDS ? q8Words(q, qb + WORDS) : w0;
+            ShortVector w0 = q8Words(q, qb), w1 = q8Second(q, qb, w0);
             IntVector s0 = halves(q8Product(w0, w1, xv, x0 + xb));
             IntVector s1 = halves(q8Product(w0, w1, xv, x1 + xb));
             IntVector s2 = halves(q8Product(w0, w1, xv, x2 + xb));
             IntVector s3 = halves(q8Product(w0, w1, xv, x3 + xb));
             for (int c = Q8_STEP; c < BLOCK; c += Q8_STEP) {
                 w0 = q8Words(q, qb + c);
-                w1 = Q8_STEP > WORDS ? q8Words(q, qb + c + WORDS) : w0;
+                w1 = q8Second(q, qb + c, w0);
                 s0 = s0.add(halves(q8Product(w0, w1, xv, x0 + xb + c)));
                 s1 = s1.add(halves(q8Product(w0, w1, xv, x1 + xb + c)));
                 s2 = s2.add(halves(q8Product(w0, w1, xv, x2 + xb + c)));
@@ -355,10 +355,15 @@ final class QuantGemv {
         return (ShortVector) ByteVector.fromMemorySegment(Q8_WORD_BYTES, q, at, LE).convertShape(VectorOperators.B2S, SS, 0);
     }
 
+    /** The second vector of words of a step from at (WORDS on), or w0 again where a step is one vector. */
+    private static ShortVector q8Second(MemorySegment q, long at, ShortVector w0) {
+        return Q8_STEP > WORDS ? q8Words(q, at + WORDS) : w0;
+    }
+
     /** The products of Q8_STEP weights from at with x_q[xb ..] in 16-bit lanes (two vectors' products added). */
     private static ShortVector q8Product(MemorySegment q, long at, short[] xv, int xb) {
         ShortVector w0 = q8Words(q, at);
-        return q8Product(w0, Q8_STEP > WORDS ? q8Words(q, at + WORDS) : w0, xv, xb);
+        return q8Product(w0, q8Second(q, at, w0), xv, xb);
     }
 
     private static ShortVector q8Product(ShortVector w0, ShortVector w1, short[] xv, int xb) {
@@ -394,7 +399,8 @@ final class QuantGemv {
      * A row's F16 scales into d[0, blocks) (zeros after, to a whole vector), LANES per load, widened as Widen
      * does (magnitude << 13 as float32 times 2^112, sign or-ed back) but inline: exact for every finite F16, and
      * scales are checked finite when a checkpoint is read ({@link QuantizedTensor#firstNonFiniteScale}).
-     * Calling Widen.toFloat per row cost a quarter of the kernel's time. Once per row, for every input.
+     * Calling Widen.toFloat per row cost a quarter of the Q4_0 kernel's time. Once per row (Q8_0 and Q4_0), for
+     * every input.
      */
     private static void widenScales(MemorySegment scales, long at, int blocks, float[] d) {
         for (int first = 0; first < blocks; first += LANES) {
