@@ -80,10 +80,10 @@ final class DecoderAttention {
                 }
             }
             MatMul.backwardInput(perHead, rows, k.weight(), folded);                       // q̃ = perHead · Wk
-            float[] keysB = java.util.Arrays.copyOfRange(keys, b * nk * c, (b + 1) * nk * c);
+            float[] keysB = rowsOf(keys, b, nk * c);
             MatMul.linear(keysB, nk, Tensor.view("folded queries", folded, rows, c), null, scores);
             ShortAttention.expColumns(scores, nk, rows, sums);
-            float[] valuesB = values == keys ? keysB : java.util.Arrays.copyOfRange(values, b * nk * c, (b + 1) * nk * c);
+            float[] valuesB = values == keys ? keysB : rowsOf(values, b, nk * c);
             java.util.Arrays.fill(z, 0f);
             MatMul.backwardWeight(scores, valuesB, nk, rows, c, z);                       // z = Eᵀ · v
             for (int r = 0; r < rows; r++) {
@@ -147,7 +147,7 @@ final class DecoderAttention {
                     uT[j * cols + r] = u[r * c + j];
                 }
             }
-            float[] rows = java.util.Arrays.copyOfRange(queries, b * nq * c, (b + 1) * nq * c);
+            float[] rows = rowsOf(queries, b, nq * c);
             MatMul.linear(rows, nq, Tensor.view("folded keys", folded, cols, c), bias, scores);
             ShortAttention.softmaxRuns(scores, nq * heads, nk);
             float[] y = new float[nq * c];
@@ -155,6 +155,11 @@ final class DecoderAttention {
             System.arraycopy(y, 0, result, b * nq * c, nq * c);
         }
         return result;
+    }
+
+    /** Prompt b's part [b·size, (b + 1)·size) of x, as an array starting at 0: x itself for the first prompt (no copy). */
+    private static float[] rowsOf(float[] x, int b, int size) {
+        return b == 0 ? x : java.util.Arrays.copyOfRange(x, b * size, (b + 1) * size);
     }
 
     float[] projectQueries(float[] x, int n) {

@@ -185,9 +185,17 @@ public final class MaskDecoder {
                 System.arraycopy(queries, (b * t + 1 + first + k) * c, token, 0, c);
                 System.arraycopy(hypernetworks[first + k].forward(token, 1), 0, hyper, k * (c / 8), c / 8);
             }
-            float[] masks = new float[count * low * low];
-            MatMul.linear(hyper, count, Tensor.view("upscaled", upscaled, (long) low * low, c / 8), null, masks);
-            System.arraycopy(masks, 0, lowRes, b * count * low * low, masks.length);
+            // masks [count, (4E)²] = hyper · Uᵀ, taken as U · hyperᵀ (the (4E)² positions as the rows of one product,
+            // which keeps every thread busy) and transposed
+            int plane = low * low;
+            float[] perPosition = new float[plane * count];
+            MatMul.linear(upscaled, plane, Tensor.view("hypernetwork outputs", hyper, count, c / 8), null, perPosition);
+            for (int k = 0; k < count; k++) {
+                int to = (b * count + k) * plane;
+                for (int p = 0; p < plane; p++) {
+                    lowRes[to + p] = perPosition[p * count + k];
+                }
+            }
             float[] iouToken = new float[c];
             System.arraycopy(queries, b * t * c, iouToken, 0, c);
             System.arraycopy(iouHead.forward(iouToken, 1), first, iou, b * count, count);

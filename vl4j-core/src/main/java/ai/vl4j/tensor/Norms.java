@@ -1,7 +1,26 @@
 package ai.vl4j.tensor;
 
-/** Row-wise normalisations over the last dimension, accumulated in double, stored as float32. */
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Row-wise normalisations over the last dimension, accumulated in double, stored as float32.
+ *
+ * <p>The forward passes run on vectors: floats are widened to doubles half a register at a time (FH: half the
+ * preferred width, DS: doubles of the full width, so a widening fills one register), summed in DS's lanes and
+ * the lanes added in a fixed order ({@link #sumLanes}), so a row's statistics do not depend on the JIT tier.
+ * The normalising pass does what the scalar form does, lane by lane: the same double arithmetic, one rounding to
+ * float, then float multiply and add.
+ */
 public final class Norms {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> FH = VectorSpecies.of(float.class, VectorShape.forBitSize(FS.vectorBitSize() / 2));
+    private static final VectorSpecies<Double> DS = VectorSpecies.of(double.class, FS.vectorShape());
+    private static final int HALF = FH.length();
+
     private Norms() {
     }
 
@@ -11,11 +30,17 @@ public final class Norms {
      */
     public static void layerNorm(float[] x, float[] out, int n, int d, float[] gamma, float[] beta, float eps) {
         Parallel.forRange(0, n, 16, (lo, hi) -> {
+            double[] lanes = new double[DS.length()];
             for (int r = lo; r < hi; r++) {
                 int off = r * d;
-                double mean = mean(x, off, d);
-                double inv = invStd(x, off, d, mean, eps);
-                for (int i = 0; i < d; i++) {
+                double mean = mean(x, off, d, lanes);
+                double inv = invStd(x, off, d, mean, eps, lanes);
+                int i = 0;
+                for (; i <= d - HALF; i += HALF) {
+                    FloatVector y = ((FloatVector) widen(x, off + i).sub(mean).mul(inv).convertShape(VectorOperators.D2F, FH, 0));
+                    y.mul(FloatVector.fromArray(FH, gamma, i)).add(FloatVector.fromArray(FH, beta, i)).intoArray(out, off + i);
+                }
+                for (; i < d; i++) {
                     out[off + i] = (float) ((x[off + i] - mean) * inv) * gamma[i] + beta[i];
                 }
             }
@@ -27,10 +52,15 @@ public final class Norms {
      */
     public static void rmsNorm(float[] x, float[] out, int n, int d, float[] weight, float eps) {
         Parallel.forRange(0, n, 16, (lo, hi) -> {
+            double[] lanes = new double[DS.length()];
             for (int r = lo; r < hi; r++) {
                 int off = r * d;
-                float inv = (float) invRms(x, off, d, eps);
-                for (int i = 0; i < d; i++) {
+                float inv = (float) invRms(x, off, d, eps, lanes);
+                int i = 0;
+                for (; i <= d - FS.length(); i += FS.length()) {
+                    FloatVector.fromArray(FS, weight, i).mul(FloatVector.fromArray(FS, x, off + i).mul(inv)).intoArray(out, off + i);
+                }
+                for (; i < d; i++) {
                     out[off + i] = weight[i] * (x[off + i] * inv);
                 }
             }
@@ -109,6 +139,71 @@ public final class Norms {
                 dBeta[i] += (float) db[i];
             }
         }
+    }
+
+    /** x[off, off + HALF) widened to doubles. */
+    private static DoubleVector widen(float[] x, int off) {
+        return (DoubleVector) FloatVector.fromArray(FH, x, off).convertShape(VectorOperators.F2D, DS, 0);
+    }
+
+    /** The lanes of v added in index order (lanes: a scratch array of DS's length). */
+    private static double sumLanes(DoubleVector v, double[] lanes) {
+        v.intoArray(lanes, 0);
+        double s = 0;
+        for (double lane : lanes) {
+            s += lane;
+        }
+        return s;
+    }
+
+    /** The mean of x[off, off + d) on vectors, in double. */
+    private static double mean(float[] x, int off, int d, double[] lanes) {
+        DoubleVector acc0 = DoubleVector.zero(DS), acc1 = acc0;
+        int i = 0;
+        for (; i <= d - 2 * HALF; i += 2 * HALF) {
+            acc0 = acc0.add(widen(x, off + i));
+            acc1 = acc1.add(widen(x, off + i + HALF));
+        }
+        double sum = sumLanes(acc0.add(acc1), lanes);
+        for (; i < d; i++) {
+            sum += x[off + i];
+        }
+        return sum / d;
+    }
+
+    /** {@link #invStd(float[], int, int, double, float)} on vectors. */
+    private static double invStd(float[] x, int off, int d, double mean, float eps, double[] lanes) {
+        DoubleVector acc0 = DoubleVector.zero(DS), acc1 = acc0;
+        int i = 0;
+        for (; i <= d - 2 * HALF; i += 2 * HALF) {
+            DoubleVector c0 = widen(x, off + i).sub(mean);
+            DoubleVector c1 = widen(x, off + i + HALF).sub(mean);
+            acc0 = c0.fma(c0, acc0);
+            acc1 = c1.fma(c1, acc1);
+        }
+        double sq = sumLanes(acc0.add(acc1), lanes);
+        for (; i < d; i++) {
+            double c = x[off + i] - mean;
+            sq += c * c;
+        }
+        return 1.0 / Math.sqrt(sq / d + eps);
+    }
+
+    /** {@link #invRms(float[], int, int, float)} on vectors. */
+    private static double invRms(float[] x, int off, int d, float eps, double[] lanes) {
+        DoubleVector acc0 = DoubleVector.zero(DS), acc1 = acc0;
+        int i = 0;
+        for (; i <= d - 2 * HALF; i += 2 * HALF) {
+            DoubleVector a = widen(x, off + i);
+            DoubleVector b = widen(x, off + i + HALF);
+            acc0 = a.fma(a, acc0);
+            acc1 = b.fma(b, acc1);
+        }
+        double sq = sumLanes(acc0.add(acc1), lanes);
+        for (; i < d; i++) {
+            sq += (double) x[off + i] * x[off + i];
+        }
+        return 1.0 / Math.sqrt(sq / d + eps);
     }
 
     /** The mean of x[off, off + d), in double. */

@@ -56,6 +56,29 @@ class ActivationsTest {
         System.out.printf("OK %-10s max relative error %.2e%n", act, worst);
     }
 
+    /**
+     * Exact (erf) GELU against its double-precision definition written with erfc, which keeps the tiny values of
+     * the negative tail: ½·x·erfc(|x|/√2) for x < 0, x − ½·x·erfc(x/√2) above. The kernel computes erfc as
+     * t·e^(f − z²), z² = x²/2 being the exponent whose float rounding the tolerance allows for.
+     */
+    @Test
+    void erfGeluMatchesItsDefinition() {
+        assertMatches(Activation.GELU, x -> {
+            double z = Math.abs(x) / Math.sqrt(2);
+            double erfc = Math.exp(FastMath.logScaledErfc(z) - z * z);
+            return x < 0 ? 0.5 * x * erfc : x - 0.5 * x * erfc;
+        }, x -> x * x / 2);
+        assertEquals(erfGelu(1.5), gelu(1.5f), 1e-7);
+        assertEquals(erfGelu(-0.75), gelu(-0.75f), 1e-7);
+    }
+
+    private static float gelu(float x) {
+        float[] v = new float[64];
+        java.util.Arrays.fill(v, x);
+        Activation.GELU.apply(v, v.length);
+        return v[0];
+    }
+
     @Test
     void geluTanhMatchesItsDefinition() {
         assertMatches(Activation.GELU_TANH, ActivationsTest::geluTanh, x -> 2 * Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x));

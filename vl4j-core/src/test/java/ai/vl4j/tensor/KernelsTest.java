@@ -329,6 +329,55 @@ class KernelsTest {
         assertEquals(2 * -1 / Math.sqrt(0.5 + 1e-6), out[4], 1e-6);
     }
 
+    /**
+     * The vectorised LayerNorm and RMSNorm against their definitions in double, on rows of widths around the vector
+     * lengths (tails included) and a row with a large mean and a tiny spread (the case centring in double is for):
+     * each output within a float rounding of the double result, the RMSNorm exactly its scalar formula.
+     */
+    @Test
+    void normsMatchTheirDefinitionOnEveryWidth() {
+        java.util.Random rnd = new java.util.Random(11);
+        for (int d : new int[] {1, 3, 7, 8, 9, 16, 17, 63, 256, 257, 1031}) {
+            int n = 5;
+            float[] x = new float[n * d];
+            float[] g = new float[d];
+            float[] b = new float[d];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (rnd.nextGaussian() * 3 + (i / d == 4 ? 1000 : 0.5));
+            }
+            for (int i = 0; i < d; i++) {
+                x[4 * d + i] = 1000f + (float) rnd.nextGaussian() * 1e-3f;
+                g[i] = (float) rnd.nextGaussian();
+                b[i] = (float) rnd.nextGaussian();
+            }
+            float[] ln = new float[x.length];
+            float[] rms = new float[x.length];
+            Norms.layerNorm(x, ln, n, d, g, b, 1e-5f);
+            Norms.rmsNorm(x, rms, n, d, g, 1e-6f);
+            for (int r = 0; r < n; r++) {
+                double mean = 0, sq = 0, ms = 0;
+                for (int i = 0; i < d; i++) {
+                    mean += x[r * d + i];
+                    ms += (double) x[r * d + i] * x[r * d + i];
+                }
+                mean /= d;
+                for (int i = 0; i < d; i++) {
+                    sq += (x[r * d + i] - mean) * (x[r * d + i] - mean);
+                }
+                double inv = 1 / Math.sqrt(sq / d + 1e-5f);
+                float invRms = (float) (1 / Math.sqrt(ms / d + 1e-6f));
+                for (int i = 0; i < d; i++) {
+                    double normed = (x[r * d + i] - mean) * inv;
+                    double want = normed * g[i] + b[i];
+                    assertEquals(want, ln[r * d + i], 2e-6 * (Math.abs(normed * g[i]) + Math.abs(b[i]) + 1e-3),
+                            "layerNorm width " + d + " row " + r + " at " + i);
+                    assertEquals(g[i] * (x[r * d + i] * invRms), rms[r * d + i], 2e-7 * Math.abs(rms[r * d + i]),
+                            "rmsNorm width " + d + " row " + r + " at " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void parallelLoopsCoverEveryIndexOnce() {
         int[] hits = new int[10_007];

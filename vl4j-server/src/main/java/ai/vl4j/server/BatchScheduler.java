@@ -32,9 +32,9 @@ import java.util.concurrent.atomic.LongAdder;
  * Admission is bounded: at most maxBatch sequences decode and maxQueue more wait; {@link #submit} refuses
  * beyond that, which the HTTP layer answers with 429.
  *
- * <p>Batched rows go through the same kernels as a lone sequence only while the batch has one row; with more,
- * the matrix-vector kernel accumulates in another order, so logits agree to float rounding, and greedy tokens
- * are the same unless two candidates tie to within rounding.
+ * <p>A sequence's logits are the bits it gets decoded alone, whatever else is in the batch: the streaming kernels
+ * sum every (row, sequence) in one order for any batch size ({@link LlamaModel#forwardBatch}), so greedy answers
+ * equal {@code vl4j run}'s.
  */
 public final class BatchScheduler implements AutoCloseable {
     private final DeepSeekVl vl;
