@@ -185,8 +185,8 @@ public final class MaskDecoder {
                 System.arraycopy(queries, (b * t + 1 + first + k) * c, token, 0, c);
                 System.arraycopy(hypernetworks[first + k].forward(token, 1), 0, hyper, k * (c / 8), c / 8);
             }
-            // masks [count, (4E)²] = hyper · Uᵀ, taken as U · hyperᵀ (the (4E)² positions as the rows of one product,
-            // which keeps every thread busy) and transposed
+            // masks [count, (4E)²] = hyper · Uᵀ, taken as U · hyperᵀ and transposed: the (4E)² positions as the rows
+            // of one product, not (4E)² dot products of C/8 values with a horizontal sum each
             int plane = low * low;
             float[] perPosition = new float[plane * count];
             MatMul.linear(upscaled, plane, Tensor.view("hypernetwork outputs", hyper, count, c / 8), null, perPosition);

@@ -212,7 +212,7 @@ public final class FastMath {
     /**
      * The Chebyshev series Σ_k c[k]·T_k(s) (c[0] already halved) as a power series in s, summed in double: T_0 = 1,
      * T_1 = s, T_(k+1) = 2s·T_k − T_(k−1). f is smooth on [−1, 1] and its coefficients fall fast, so the expansion
-     * loses nothing a float keeps (FastMathTest bounds the result against the double-precision erfc).
+     * loses nothing a float keeps (ActivationsTest bounds GELU against the double-precision erfc).
      */
     private static float[] powers(float[] c) {
         int n = c.length;

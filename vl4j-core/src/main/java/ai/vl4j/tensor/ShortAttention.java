@@ -150,17 +150,29 @@ public final class ShortAttention {
      */
     public static void softmaxRuns(float[] x, int runs, int size) {
         Parallel.forRange(0, runs, 256, (lo, hi) -> {
-            for (int r = lo; r < hi; r++) {
+            for (int r = lo; r < hi; r++) {                 // each run less its max
                 int o = r * size;
                 float max = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j < size; j++) {
                     max = Math.max(max, x[o + j]);
                 }
+                for (int j = 0; j < size; j++) {
+                    x[o + j] -= max;
+                }
+            }
+            int i = lo * size;                                // the exponentials of all the runs, on vectors
+            int end = hi * size;
+            for (; i <= end - LANES; i += LANES) {
+                FastMath.exp(FloatVector.fromArray(FS, x, i)).intoArray(x, i);
+            }
+            for (; i < end; i++) {
+                x[i] = FastMath.exp(x[i]);                    // the same bits as a lane
+            }
+            for (int r = lo; r < hi; r++) {
+                int o = r * size;
                 float sum = 0f;
                 for (int j = 0; j < size; j++) {
-                    float e = FastMath.exp(x[o + j] - max);
-                    x[o + j] = e;
-                    sum += e;
+                    sum += x[o + j];
                 }
                 float inv = 1f / sum;
                 for (int j = 0; j < size; j++) {
