@@ -49,6 +49,10 @@ public final class Interpolate {
             x1[ox] = Math.min(x0[ox] + 1, inW - 1);
             lx[ox] = src - x0[ox];
         }
+        if (c == 1) {
+            bilinearRows(x, inH, inW, scaleH, x0, x1, lx, out, rows, cols);
+            return out;
+        }
         Parallel.forRange(0, rows, 1, (lo, hi) -> {
             for (int oy = lo; oy < hi; oy++) {
                 float src = Math.max(scaleH * (oy + 0.5f) - 0.5f, 0f);
@@ -56,25 +60,7 @@ public final class Interpolate {
                 int y1 = Math.min(y0 + 1, inH - 1);
                 float ly = src - y0;
                 float hy = 1f - ly;
-                int ox0 = 0;
-                if (c == 1) {
-                    // one channel (masks): LANES outputs at a time, their four neighbours gathered; the same
-                    // multiplications and additions in the same order as below, so the same values
-                    FloatVector vhy = FloatVector.broadcast(FS, hy);
-                    FloatVector vly = FloatVector.broadcast(FS, ly);
-                    for (; ox0 <= cols - FS.length(); ox0 += FS.length()) {
-                        FloatVector wx1 = FloatVector.fromArray(FS, lx, ox0);
-                        FloatVector wx0 = FloatVector.broadcast(FS, 1f).sub(wx1);
-                        FloatVector a = FloatVector.fromArray(FS, x, y0 * inW, x0, ox0);
-                        FloatVector b = FloatVector.fromArray(FS, x, y0 * inW, x1, ox0);
-                        FloatVector d = FloatVector.fromArray(FS, x, y1 * inW, x0, ox0);
-                        FloatVector e = FloatVector.fromArray(FS, x, y1 * inW, x1, ox0);
-                        FloatVector top = wx0.mul(a).add(wx1.mul(b));
-                        FloatVector bottom = wx0.mul(d).add(wx1.mul(e));
-                        vhy.mul(top).add(vly.mul(bottom)).intoArray(out, oy * cols + ox0);
-                    }
-                }
-                for (int ox = ox0; ox < cols; ox++) {
+                for (int ox = 0; ox < cols; ox++) {
                     float wx1 = lx[ox];
                     float wx0 = 1f - wx1;
                     int a = (y0 * inW + x0[ox]) * c;
@@ -89,6 +75,58 @@ public final class Interpolate {
             }
         });
         return out;
+    }
+
+    /**
+     * One channel (masks), separably: the input rows a block of output rows reads are first interpolated along x
+     * (wx0·a + wx1·b, LANES outputs at a time from gathered neighbours), each once however many output rows use it
+     * (four when enlarging 4×), then each output row blends its two: hy·top + ly·bottom on contiguous vectors. The
+     * same multiplications and additions in the same order as the per-pixel form, so the same values.
+     */
+    private static void bilinearRows(float[] x, int inH, int inW, float scaleH, int[] x0, int[] x1, float[] lx, float[] out,
+                                     int rows, int cols) {
+        Parallel.forRange(0, rows, 1, (lo, hi) -> {
+            int first = (int) Math.max(scaleH * (lo + 0.5f) - 0.5f, 0f);
+            int last = Math.min((int) Math.max(scaleH * (hi - 1 + 0.5f) - 0.5f, 0f) + 1, inH - 1);
+            float[] across = new float[(last - first + 1) * cols];      // input rows first..last along x
+            for (int y = first; y <= last; y++) {
+                int row = y * inW;
+                int to = (y - first) * cols;
+                int ox = 0;
+                for (; ox <= cols - FS.length(); ox += FS.length()) {
+                    FloatVector wx1 = FloatVector.fromArray(FS, lx, ox);
+                    FloatVector wx0 = FloatVector.broadcast(FS, 1f).sub(wx1);
+                    FloatVector a = FloatVector.fromArray(FS, x, row, x0, ox);
+                    FloatVector b = FloatVector.fromArray(FS, x, row, x1, ox);
+                    wx0.mul(a).add(wx1.mul(b)).intoArray(across, to + ox);
+                }
+                for (; ox < cols; ox++) {
+                    float wx1 = lx[ox];
+                    float wx0 = 1f - wx1;
+                    across[to + ox] = wx0 * x[row + x0[ox]] + wx1 * x[row + x1[ox]];
+                }
+            }
+            for (int oy = lo; oy < hi; oy++) {
+                float src = Math.max(scaleH * (oy + 0.5f) - 0.5f, 0f);
+                int y0 = (int) src;
+                int y1 = Math.min(y0 + 1, inH - 1);
+                float ly = src - y0;
+                float hy = 1f - ly;
+                int top = (y0 - first) * cols;
+                int bottom = (y1 - first) * cols;
+                int o = oy * cols;
+                FloatVector vhy = FloatVector.broadcast(FS, hy);
+                FloatVector vly = FloatVector.broadcast(FS, ly);
+                int ox = 0;
+                for (; ox <= cols - FS.length(); ox += FS.length()) {
+                    vhy.mul(FloatVector.fromArray(FS, across, top + ox)).add(vly.mul(FloatVector.fromArray(FS, across, bottom + ox)))
+                            .intoArray(out, o + ox);
+                }
+                for (; ox < cols; ox++) {
+                    out[o + ox] = hy * across[top + ox] + ly * across[bottom + ox];
+                }
+            }
+        });
     }
 
     /** Filter taps of one antialiased axis: output o reads start[o] .. start[o] + count[o] − 1 with weights[o·maxTaps + j]. */

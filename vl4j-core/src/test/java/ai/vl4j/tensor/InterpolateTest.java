@@ -117,11 +117,19 @@ class InterpolateTest {
         }
     }
 
-    /** One channel (SAM's masks, vectors of gathered neighbours) gives the bits of the per-pixel path of several. */
+    /**
+     * One channel (SAM's masks: rows interpolated along x once, then blended) gives the bits of the per-pixel path of
+     * several, enlarging and shrinking.
+     */
     @Test
     void oneChannelBilinearEqualsTheManyChannelPath() {
+        oneChannelEqualsManyChannels(11, 13, 50, 61, 37, 59);
+        oneChannelEqualsManyChannels(64, 61, 11, 13, 9, 12);
+        oneChannelEqualsManyChannels(256, 256, 1024, 1024, 683, 1024);
+    }
+
+    private static void oneChannelEqualsManyChannels(int inH, int inW, int outH, int outW, int rows, int cols) {
         Random rnd = new Random(4);
-        int inH = 11, inW = 13, outH = 50, outW = 61, rows = 37, cols = 59;
         float[] two = new float[inH * inW * 2];
         float[] one = new float[inH * inW];
         for (int i = 0; i < one.length; i++) {
