@@ -38,35 +38,25 @@ public final class Interpolate {
      */
     public static float[] bilinearHwc(float[] x, int inH, int inW, int c, int outH, int outW, int rows, int cols) {
         float[] out = new float[rows * cols * c];
-        float scaleH = (float) inH / outH;
-        float scaleW = (float) inW / outW;
-        int[] x0 = new int[cols];
-        int[] x1 = new int[cols];
-        float[] lx = new float[cols];
-        for (int ox = 0; ox < cols; ox++) {
-            float src = Math.max(scaleW * (ox + 0.5f) - 0.5f, 0f);
-            x0[ox] = (int) src;
-            x1[ox] = Math.min(x0[ox] + 1, inW - 1);
-            lx[ox] = src - x0[ox];
-        }
+        Axis ys = Axis.of(inH, outH, rows);
+        Axis xs = Axis.of(inW, outW, cols);
         if (c == 1) {
-            bilinearRows(x, inH, inW, scaleH, x0, x1, lx, out, rows, cols);
+            bilinearRows(x, inW, ys, xs, out, rows, cols);
             return out;
         }
         Parallel.forRange(0, rows, 1, (lo, hi) -> {
             for (int oy = lo; oy < hi; oy++) {
-                float src = Math.max(scaleH * (oy + 0.5f) - 0.5f, 0f);
-                int y0 = (int) src;
-                int y1 = Math.min(y0 + 1, inH - 1);
-                float ly = src - y0;
+                int y0 = ys.i0[oy];
+                int y1 = ys.i1[oy];
+                float ly = ys.l[oy];
                 float hy = 1f - ly;
                 for (int ox = 0; ox < cols; ox++) {
-                    float wx1 = lx[ox];
+                    float wx1 = xs.l[ox];
                     float wx0 = 1f - wx1;
-                    int a = (y0 * inW + x0[ox]) * c;
-                    int b = (y0 * inW + x1[ox]) * c;
-                    int d = (y1 * inW + x0[ox]) * c;
-                    int e = (y1 * inW + x1[ox]) * c;
+                    int a = (y0 * inW + xs.i0[ox]) * c;
+                    int b = (y0 * inW + xs.i1[ox]) * c;
+                    int d = (y1 * inW + xs.i0[ox]) * c;
+                    int e = (y1 * inW + xs.i1[ox]) * c;
                     int o = (oy * cols + ox) * c;
                     for (int ch = 0; ch < c; ch++) {
                         out[o + ch] = hy * (wx0 * x[a + ch] + wx1 * x[b + ch]) + ly * (wx0 * x[d + ch] + wx1 * x[e + ch]);
@@ -78,42 +68,58 @@ public final class Interpolate {
     }
 
     /**
+     * Where the first n outputs of one axis (align_corners=False, in → out) read: neighbours i0 ≤ i1 and the weight
+     * l of i1 (1 − l of i0). i0 and i1 never decrease along the axis.
+     */
+    private record Axis(int[] i0, int[] i1, float[] l) {
+        static Axis of(int in, int out, int n) {
+            float scale = (float) in / out;
+            int[] i0 = new int[n];
+            int[] i1 = new int[n];
+            float[] l = new float[n];
+            for (int o = 0; o < n; o++) {
+                float src = Math.max(scale * (o + 0.5f) - 0.5f, 0f);
+                i0[o] = (int) src;
+                i1[o] = Math.min(i0[o] + 1, in - 1);
+                l[o] = src - i0[o];
+            }
+            return new Axis(i0, i1, l);
+        }
+    }
+
+    /**
      * One channel (masks), separably: the input rows a block of output rows reads are first interpolated along x
      * (wx0·a + wx1·b, LANES outputs at a time from gathered neighbours), each once however many output rows use it
      * (four when enlarging 4×), then each output row blends its two: hy·top + ly·bottom on contiguous vectors. The
      * same multiplications and additions in the same order as the per-pixel form, so the same values.
      */
-    private static void bilinearRows(float[] x, int inH, int inW, float scaleH, int[] x0, int[] x1, float[] lx, float[] out,
-                                     int rows, int cols) {
+    private static void bilinearRows(float[] x, int inW, Axis ys, Axis xs, float[] out, int rows, int cols) {
         Parallel.forRange(0, rows, 1, (lo, hi) -> {
-            int first = (int) Math.max(scaleH * (lo + 0.5f) - 0.5f, 0f);
-            int last = Math.min((int) Math.max(scaleH * (hi - 1 + 0.5f) - 0.5f, 0f) + 1, inH - 1);
+            int first = ys.i0[lo];
+            int last = ys.i1[hi - 1];
             float[] across = new float[(last - first + 1) * cols];      // input rows first..last along x
             for (int y = first; y <= last; y++) {
                 int row = y * inW;
                 int to = (y - first) * cols;
                 int ox = 0;
                 for (; ox <= cols - FS.length(); ox += FS.length()) {
-                    FloatVector wx1 = FloatVector.fromArray(FS, lx, ox);
+                    FloatVector wx1 = FloatVector.fromArray(FS, xs.l, ox);
                     FloatVector wx0 = FloatVector.broadcast(FS, 1f).sub(wx1);
-                    FloatVector a = FloatVector.fromArray(FS, x, row, x0, ox);
-                    FloatVector b = FloatVector.fromArray(FS, x, row, x1, ox);
+                    FloatVector a = FloatVector.fromArray(FS, x, row, xs.i0, ox);
+                    FloatVector b = FloatVector.fromArray(FS, x, row, xs.i1, ox);
                     wx0.mul(a).add(wx1.mul(b)).intoArray(across, to + ox);
                 }
                 for (; ox < cols; ox++) {
-                    float wx1 = lx[ox];
+                    float wx1 = xs.l[ox];
                     float wx0 = 1f - wx1;
-                    across[to + ox] = wx0 * x[row + x0[ox]] + wx1 * x[row + x1[ox]];
+                    across[to + ox] = wx0 * x[row + xs.i0[ox]] + wx1 * x[row + xs.i1[ox]];
                 }
             }
             for (int oy = lo; oy < hi; oy++) {
-                float src = Math.max(scaleH * (oy + 0.5f) - 0.5f, 0f);
-                int y0 = (int) src;
-                int y1 = Math.min(y0 + 1, inH - 1);
-                float ly = src - y0;
+                float ly = ys.l[oy];
                 float hy = 1f - ly;
-                int top = (y0 - first) * cols;
-                int bottom = (y1 - first) * cols;
+                int top = (ys.i0[oy] - first) * cols;
+                int bottom = (ys.i1[oy] - first) * cols;
                 int o = oy * cols;
                 FloatVector vhy = FloatVector.broadcast(FS, hy);
                 FloatVector vly = FloatVector.broadcast(FS, ly);
