@@ -116,9 +116,10 @@ final class BenchCommand implements Callable<Integer> {
             PipelineBenchmark.Report r = PipelineBenchmark.run(vl, picture,
                     new PipelineBenchmark.Options(promptTokens, genTokens, runs, batch), msg -> err.println("bench: " + msg));
             if (json) {
-                out.println(new ObjectMapper().writeValueAsString(toJson(r, quantType)));
+                out.println(new ObjectMapper().writeValueAsString(toJson(r, quantType, vl.languageModel().packedBytes())));
             } else {
                 print(out, r);
+                out.printf("language model weights packed into panels: %d MB%n", vl.languageModel().packedBytes() >> 20);
             }
             if (Streams.verbose()) {
                 err.println(Backends.report());
@@ -157,7 +158,7 @@ final class BenchCommand implements Callable<Integer> {
         return TrainBench.run(model.model, model.resolve(), options, json);
     }
 
-    private Map<String, Object> toJson(PipelineBenchmark.Report r, QuantType quantType) {
+    private Map<String, Object> toJson(PipelineBenchmark.Report r, QuantType quantType, long packedBytes) {
         Map<String, Object> obj = new LinkedHashMap<>();
         obj.put("model", model.model);
         obj.put("threads", Parallel.threads());
@@ -170,6 +171,7 @@ final class BenchCommand implements Callable<Integer> {
             obj.put("dnnl_isa", Backends.dnnlIsa());
             obj.put("dnnl_packed_mb", Backends.dnnlPackedBytes() >> 20);
         }
+        obj.put("lm_packed_mb", packedBytes >> 20);
         obj.put("lm_prompt_tokens", r.lmTokens());
         obj.put("gen_tokens", r.genTokens());
         obj.put("runs", r.runs());

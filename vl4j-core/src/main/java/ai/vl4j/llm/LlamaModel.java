@@ -44,6 +44,16 @@ public final class LlamaModel implements Module {
     /** The state of a batched decode step, per calling thread, kept for the next step (no allocation per token). */
     private final ThreadLocal<DecoderState.Decode> batchState = new ThreadLocal<>();
 
+    /**
+     * Whether BF16 linear weights are re-laid into column panels at load ({@link ai.vl4j.tensor.PackedWeight}: the
+     * same bytes again, the mapped copy's pages given back): decode of a batch reads each weight once for every
+     * sequence at the FMA rate, and prefill skips transposing weights. {@code -Dvl4j.pack=false} keeps the
+     * checkpoint's layout (the dot-form decode kernels).
+     */
+    public static final boolean PACK = !"false".equalsIgnoreCase(System.getProperty("vl4j.pack", "true"));
+
+    private long packedBytes;
+
     public LlamaModel(LlamaConfig cfg, Weights w) {
         this(cfg, w, null, null);
     }
@@ -71,6 +81,77 @@ public final class LlamaModel implements Module {
         this.norm = RmsNorm.load(w, PREFIX + "model.norm.weight", h, cfg.rmsNormEps());
         this.lmHead = cfg.tieWordEmbeddings() ? new Linear(embedTokens.weight(), null)
                 : Linear.load(w, PREFIX + "lm_head", h, cfg.vocabSize(), false, quant, arena);
+        List<Linear> linears = new ArrayList<>();
+        for (Layer layer : layers) {
+            linears.addAll(layer.linears());
+        }
+        linears.add(lmHead);
+        if (PACK && fitsInMemory(linears)) {
+            for (int i = 0; i < linears.size(); i++) {
+                Parameter p = linears.get(i).weightParameter();
+                long bytes = p.pack();
+                if (bytes > 0) {
+                    packedBytes += bytes;
+                    if (!cfg.tieWordEmbeddings() || linears.get(i) != lmHead) {
+                        w.releasePages(p.stored());    // read through the panels from now on
+                    }
+                }
+                if (packedBytes > 0 && (i % 7 == 6 || i == linears.size() - 1)) {
+                    progress.update("packing language model", i + 1, linears.size());
+                }
+            }
+        }
+    }
+
+    /**
+     * Whether the panels of these layers' packable weights fit in the memory the system has available (Linux's
+     * MemAvailable, less a quarter for everything else): the panels are anonymous memory, which the kernel cannot
+     * drop as it drops the mapped checkpoint's pages, so a machine too small for both keeps the mapped layout
+     * (the dot-form kernels, slower for batches) instead of swapping or being killed. Unknown elsewhere: true.
+     */
+    private static boolean fitsInMemory(List<Linear> linears) {
+        long bytes = 0;
+        for (Linear l : linears) {
+            if (ai.vl4j.tensor.PackedWeight.packable(l.weight())) {
+                bytes += l.weight().bytes();
+            }
+        }
+        long available = memAvailable();
+        if (bytes > 0 && available > 0 && bytes > available / 4 * 3) {
+            System.err.printf("vl4j: keeping the language model's weights as mapped (packing them would take %d MB, %d MB available)%n",
+                    bytes >> 20, available >> 20);
+            return false;
+        }
+        return true;
+    }
+
+    /** MemAvailable from /proc/meminfo in bytes, or -1 where unknown. */
+    private static long memAvailable() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemAvailable:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** Bytes of the language model's weights re-laid into panels at load (0 when none were: see {@link #PACK}). */
+    public long packedBytes() {
+        return packedBytes;
+    }
+
+    /** Frees the packed panels (the model must not run afterwards). */
+    public void close() {
+        for (Layer layer : layers) {
+            for (Linear l : layer.linears()) {
+                l.weightParameter().unpack();
+            }
+        }
+        lmHead.weightParameter().unpack();
     }
 
     public LlamaConfig config() {

@@ -1,5 +1,6 @@
 package ai.vl4j.nn;
 
+import ai.vl4j.tensor.PackedWeight;
 import ai.vl4j.tensor.Tensor;
 import ai.vl4j.tensor.WeightMatrix;
 import java.util.Arrays;
@@ -114,13 +115,37 @@ public final class Parameter {
     }
 
     /**
+     * Re-lays a stored BF16 matrix into the column panels of the decode and prefill kernels ({@link PackedWeight}),
+     * read through them from now on (until it trains or {@link #unpack}). Returns the bytes the panels take (0 when
+     * this parameter is of another kind, trains, or is packed already).
+     */
+    public long pack() {
+        if (trainable || !(matrix instanceof Tensor t) || t != stored || !PackedWeight.packable(t)) {
+            return 0;
+        }
+        PackedWeight p = PackedWeight.pack(t);
+        matrix = p;
+        return p.packedBytes();
+    }
+
+    /** Frees the panels of {@link #pack} (the matrix is read as stored again). No-op when not packed. */
+    public void unpack() {
+        if (matrix instanceof PackedWeight p) {
+            matrix = p.source();
+            p.close();
+        }
+    }
+
+    /**
      * Starts training: a matrix gets float32 values widened exactly from its checkpoint tensor (not from a quantized
-     * form) and is read through them from now on; a gradient buffer is allocated. No-op when already trainable.
+     * form) and is read through them from now on (packed panels are freed); a gradient buffer is allocated. No-op
+     * when already trainable.
      */
     public void train() {
         if (trainable) {
             return;
         }
+        unpack();
         if (values == null) {
             if (stored == null) {
                 throw new IllegalStateException(name + " is stored quantized (" + matrix.getClass().getSimpleName()

@@ -205,6 +205,17 @@ public final class Weights implements AutoCloseable {
         return require(name, shape).toFloatArray();
     }
 
+    /**
+     * Gives back the resident pages of a tensor of these files that the caller has copied into another layout and
+     * will not read in the hot path again (they stay in the page cache; a later read maps them back). Tensors not
+     * mapped from these files are left alone.
+     */
+    public void releasePages(Tensor t) {
+        if (tensors.get(t.name()) == t) {
+            MappedPages.release(t.data());
+        }
+    }
+
     @Override
     public void close() {
         arena.close();

@@ -74,6 +74,11 @@ final class DnnlBackend implements ComputeBackend {
      */
     static final int MIN_ROWS = 64;
 
+    /** A packed weight's stored tensor (oneDNN reads the checkpoint's layout), other weights as they are. */
+    private static WeightMatrix stored(WeightMatrix w) {
+        return w instanceof PackedWeight p ? p.source() : w;
+    }
+
     /** True for the weights oneDNN multiplies here: dense float (stored or on the heap). */
     static boolean supports(WeightMatrix w) {
         return w instanceof Tensor t && t.dtype().isFloatWeight() || w instanceof FloatMatrix;
@@ -81,6 +86,7 @@ final class DnnlBackend implements ComputeBackend {
 
     @Override
     public synchronized void linear(float[] x, int n, WeightMatrix w, float[] b, float[] out) {
+        w = stored(w);
         if (!supports(w) || n < MIN_ROWS) {
             JavaBackend.INSTANCE.linear(x, n, w, b, out);
             return;
@@ -99,6 +105,7 @@ final class DnnlBackend implements ComputeBackend {
 
     @Override
     public synchronized void backwardInput(float[] dy, int n, WeightMatrix w, float[] dx) {
+        w = stored(w);
         if (!supports(w) || n < MIN_ROWS) {
             JavaBackend.INSTANCE.backwardInput(dy, n, w, dx);
             return;

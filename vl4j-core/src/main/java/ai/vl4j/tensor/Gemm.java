@@ -85,6 +85,11 @@ final class Gemm {
 
     /** out[n, m] = x[n, k] · Wᵀ + bias: B = Wᵀ, packed by widening rows of W and transposing them into the panel. */
     static void linear(float[] x, int n, int k, WeightMatrix w, float[] bias, float[] out) {
+        if (w instanceof PackedWeight p) {          // already in panels: each panel row one widening vector load
+            multiply(x, n, k, (c0, cols, d0, dlen, packed, off) -> p.widen(c0, cols, d0, dlen, packed, off, NR),
+                    w.rows(), bias, Start.BIAS, out);
+            return;
+        }
         multiply(x, n, k, (c0, cols, d0, dlen, packed, off) -> {
             float[] row = ROW.get();
             for (int j = 0; j < cols; j++) {

@@ -9,7 +9,9 @@ package ai.vl4j.tensor;
  * few sequences) is bound by memory bandwidth: {@link Gemv} (16-bit and float32 weights) and {@link QuantGemv}
  * stream each weight row once, widening in registers, and serve every input row from that one pass. Prefill, the
  * vision towers and convolutions (many rows) are bound by arithmetic: {@link Gemm} packs panels of weights once
- * per cache block and runs a register-blocked micro-kernel over all input rows. The Java kernels sum each output
+ * per cache block and runs a register-blocked micro-kernel over all input rows. A language model's BF16 weights
+ * are re-laid at load into column panels ({@link PackedWeight}): decode then takes {@link PanelGemv}, which spends
+ * each weight on every row of a batch from registers, and prefill's packing becomes a vector widening. The Java kernels sum each output
  * in an order that does not depend on the other rows, so a row's result depends only on its kernel: a sequence
  * decoded in a batch gets the bits it gets alone, and a prompt prefilled in pieces (or after a cached prefix) the
  * bits of one whole prefill. So a prompt's rows ({@link Regime#PREFILL}) always take {@link Gemm}; the other
@@ -53,7 +55,7 @@ public final class MatMul {
         checkBuffers(x, n, w, out);
         if (streams(regime, n)) {
             RowKernel kernel = streamingKernel(x, n, k, w);
-            Parallel.forRange(0, m, Gemv.grain(k), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
+            Parallel.forRange(0, units(w), grain(w), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
         } else if (regime == Regime.PREFILL) {
             JavaBackend.INSTANCE.linear(x, n, w, bias, out);    // a prompt's rows: the same bits however it is cut
         } else {
@@ -80,12 +82,12 @@ public final class MatMul {
         int total = 0;
         for (int i = 0; i < ws.length; i++) {
             checkBuffers(x, n, ws[i], outs[i]);
-            total += ws[i].rows();
+            total += units(ws[i]);
         }
-        Parallel.forRange(0, total, Gemv.grain(k), (lo, hi) -> {
+        Parallel.forRange(0, total, grain(ws[0]), (lo, hi) -> {
             int start = 0;
             for (int i = 0; i < ws.length && start < hi; i++) {
-                int m = ws[i].rows();
+                int m = units(ws[i]);
                 int a = Math.max(lo, start) - start;
                 int b = Math.min(hi, start + m) - start;
                 if (a < b) {
@@ -118,13 +120,32 @@ public final class MatMul {
         return regime == Regime.DECODE || regime == Regime.AUTO && n <= AUTO_STREAM_ROWS;
     }
 
-    /** Output rows [lo, hi) of x · wᵀ (+ bias) into out, with x prepared once for every matrix it is used with. */
+    /**
+     * The outputs of work units [lo, hi) of x · wᵀ (+ bias) into out, with x prepared once for every matrix it is
+     * used with. A unit is an output row, or for a {@link PackedWeight} a group of panels ({@link PanelGemv}).
+     */
     private interface RowKernel {
         void rows(WeightMatrix w, float[] bias, float[] out, int lo, int hi);
     }
 
-    /** The streaming kernel for this kind of weight, its n input rows prepared: {@link QuantGemv} or {@link Gemv}. */
+    /** Work units of w for the streaming kernels. */
+    private static int units(WeightMatrix w) {
+        return w instanceof PackedWeight p ? PanelGemv.units(p) : w.rows();
+    }
+
+    /** Units per parallel chunk (about 32k weights). */
+    private static int grain(WeightMatrix w) {
+        return w instanceof PackedWeight ? PanelGemv.grain(w.cols()) : Gemv.grain(w.cols());
+    }
+
+    /**
+     * The streaming kernel for this kind of weight, its n input rows prepared: {@link PanelGemv} (packed),
+     * {@link QuantGemv} or {@link Gemv}.
+     */
     private static RowKernel streamingKernel(float[] x, int n, int k, WeightMatrix kind) {
+        if (kind instanceof PackedWeight) {
+            return (w, bias, out, lo, hi) -> PanelGemv.units(x, n, (PackedWeight) w, bias, out, lo, hi);
+        }
         if (kind instanceof QuantizedTensor qt) {
             QuantGemv.Q8Activations xq = QuantGemv.prepare(x, n, k, qt.type());
             return (w, bias, out, lo, hi) -> QuantGemv.rows(x, xq, n, k, (QuantizedTensor) w, w.rows(), bias, out, lo, hi);
@@ -143,7 +164,8 @@ public final class MatMul {
     private static boolean sameKind(WeightMatrix[] ws) {
         for (WeightMatrix w : ws) {
             boolean same = w.cols() == ws[0].cols() && (w instanceof Tensor t && ws[0] instanceof Tensor t0 && t.dtype() == t0.dtype()
-                    || w instanceof QuantizedTensor q && ws[0] instanceof QuantizedTensor q0 && q.type() == q0.type());
+                    || w instanceof QuantizedTensor q && ws[0] instanceof QuantizedTensor q0 && q.type() == q0.type()
+                    || w instanceof PackedWeight && ws[0] instanceof PackedWeight);
             if (!same) {
                 return false;
             }

@@ -54,7 +54,7 @@ public final class DeepSeekVl implements AutoCloseable, Module {
     private final VisionTower vision;
     private final MlpAligner aligner;
     private final LlamaModel llm;
-    private final Arena quantized;   // load-time quantized weights live here
+    private final Arena quantized;   // load-time quantized weights live here (packed panels have their own)
     private final DType kvCache;     // precision of the KV caches made for requests: F32 or BF16
 
     private DeepSeekVl(Path folder, ModelConfig config, Weights weights, Tokenizer tokenizer, QuantType quant, Arena quantized,
@@ -313,6 +313,7 @@ public final class DeepSeekVl implements AutoCloseable, Module {
 
     @Override
     public void close() {
+        llm.close();
         weights.close();
         quantized.close();
         tokenizer.close();

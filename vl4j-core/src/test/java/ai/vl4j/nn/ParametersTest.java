@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.vl4j.Fixtures;
@@ -11,6 +12,8 @@ import ai.vl4j.llm.KvCache;
 import ai.vl4j.llm.LlamaModel;
 import ai.vl4j.llm.TrainingTape;
 import ai.vl4j.safetensors.Weights;
+import ai.vl4j.tensor.MatMul;
+import ai.vl4j.tensor.PackedWeight;
 import ai.vl4j.tensor.Tensor;
 import ai.vl4j.vlm.DeepSeekVl;
 import java.nio.file.Path;
@@ -79,6 +82,38 @@ class ParametersTest {
                 p.freeze();
             }
             assertNull(q.grad());
+        }
+    }
+
+    /**
+     * The BF16 language model's linear weights are re-laid into panels at load (what decode and prefill read), the
+     * vision tower's are not; a parameter that starts training reads float32 values and frees its panels.
+     */
+    @org.junit.jupiter.api.Test
+    void theLanguageModelsWeightsArePackedAtLoadAndTrainingFreesThePanels() {
+        try (DeepSeekVl vl = DeepSeekVl.load(Fixtures.TINY_13B_MODEL)) {
+            LlamaModel llm = vl.languageModel();
+            Map<String, Parameter> byName = Module.byName(vl.parameters());
+            long linearBytes = 0;
+            for (Parameter p : llm.parameters()) {
+                if (p.isMatrix() && !p.name().contains("embed_tokens")) {
+                    assertTrue(p.matrix() instanceof PackedWeight, p.name());
+                    linearBytes += p.stored().data().byteSize();
+                }
+            }
+            assertTrue(llm.packedBytes() >= linearBytes, llm.packedBytes() + " < " + linearBytes);
+            byName.values().stream().filter(p -> p.name().startsWith("vision_model.") && p.isMatrix())
+                    .forEach(p -> assertTrue(!(p.matrix() instanceof PackedWeight), p.name()));
+            Parameter q = byName.get("language_model.model.layers.0.self_attn.q_proj.weight");
+            PackedWeight panels = (PackedWeight) q.matrix();
+            float[] x = new float[panels.cols()];
+            float[] out = new float[panels.rows()];
+            MatMul.linear(x, 1, panels, null, out, MatMul.Regime.DECODE);
+            q.train();
+            assertTrue(q.matrix() instanceof Tensor t && t.dtype() == ai.vl4j.tensor.DType.F32);
+            assertThrows(IllegalStateException.class, () -> MatMul.linear(x, 1, panels, null, out, MatMul.Regime.DECODE),
+                    "the panels are freed");
+            q.freeze();
         }
     }
 }

@@ -66,7 +66,7 @@ class KernelsTest {
      * for every decode batch size (the kernels' regimes: 1–4 vectors, 5–8, and GEMM beyond) and storage kind.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    @ValueSource(strings = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "PACKED"})
     void linearManyEqualsSeparateProducts(String kind) {
         Random rnd = new Random(11);
         int k = 160;
@@ -74,8 +74,7 @@ class KernelsTest {
         WeightMatrix[] ws = new WeightMatrix[rows.length];
         for (int i = 0; i < rows.length; i++) {
             Tensor dense = QuantizationTest.randomMatrix(rnd, rows[i], k);
-            ws[i] = kind.startsWith("Q") ? QuantizedTensor.quantize(dense, QuantType.parse(kind), Arena.ofAuto())
-                    : dense.convertTo(DType.valueOf(kind));
+            ws[i] = weight(kind, dense);
         }
         for (int n : new int[] {1, 2, 4, 5, 7, 8, 9}) {
             float[] x = new float[n * k];
@@ -102,14 +101,13 @@ class KernelsTest {
      * bias. A PREFILL product's rows are likewise those of any split of its rows into pieces.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    @ValueSource(strings = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "PACKED"})
     void eachRowIsTheSameInAnyBatchAndAnySplit(String kind) {
         Random rnd = new Random(5);
         int k = 181;
         int m = 37;
         Tensor dense = QuantizationTest.randomMatrix(rnd, m, k);
-        WeightMatrix w = kind.startsWith("Q") ? QuantizedTensor.quantize(dense, QuantType.parse(kind), Arena.ofAuto())
-                : dense.convertTo(DType.valueOf(kind));
+        WeightMatrix w = weight(kind, dense);
         float[] bias = new float[m];
         for (int r = 0; r < m; r++) {
             bias[r] = (float) rnd.nextGaussian();
@@ -138,6 +136,64 @@ class KernelsTest {
             float[] piece = new float[rows * m];
             MatMul.linear(java.util.Arrays.copyOfRange(x, cuts[c] * k, cuts[c + 1] * k), rows, w, bias, piece, MatMul.Regime.PREFILL);
             assertArrayEquals(java.util.Arrays.copyOfRange(whole, cuts[c] * m, cuts[c + 1] * m), piece, kind + ": prefill rows from " + cuts[c]);
+        }
+    }
+
+    /** A weight of this kind made from dense values: a dtype, a quantization, or PACKED (BF16 in column panels). */
+    private static WeightMatrix weight(String kind, Tensor dense) {
+        if (kind.equals("PACKED")) {
+            return PackedWeight.pack(dense.convertTo(DType.BF16));
+        }
+        return kind.startsWith("Q") ? QuantizedTensor.quantize(dense, QuantType.parse(kind), Arena.ofAuto())
+                : dense.convertTo(DType.valueOf(kind));
+    }
+
+    /**
+     * BF16 weights in column panels: decode's broadcast-form products equal the double-precision reference within
+     * the dense kernels' bound (odd widths, a last panel cut short, every tile: 1 to 13 rows), each output is one
+     * FMA chain over the columns in order (checked bit for bit against that chain in scalar code), and prefill's
+     * GEMM, widening the panels, gives the bits it gives reading the stored tensor.
+     */
+    @Test
+    void packedWeightsMultiplyAsTheirTensor() {
+        Random rnd = new Random(23);
+        for (int[] shape : new int[][] {{1, 1, 1}, {1, 37, 19}, {2, 3, 7}, {3, 64, 33}, {4, 200, 9}, {5, 65, 40},
+                {8, 130, 9}, {9, 131, 64}, {13, 96, 37}, {1, 2048, 72}, {8, 512, 100}}) {
+            int n = shape[0], k = shape[1], m = shape[2];
+            Tensor bf16 = Tensor.ofFloats("w", random(rnd, m * k), m, k).convertTo(DType.BF16);
+            PackedWeight packed = PackedWeight.pack(bf16);
+            assertEquals(m, packed.rows());
+            assertEquals(k, packed.cols());
+            float[] x = random(rnd, n * k);
+            float[] bias = random(rnd, m);
+            float[] out = new float[n * m];
+            float[] ref = new float[n * m];
+            MatMul.linear(x, n, packed, bias, out, MatMul.Regime.DECODE);
+            MatMul.reference(x, n, bf16, bias, ref);
+            float[] row = new float[k];
+            for (int i = 0; i < n; i++) {
+                for (int r = 0; r < m; r++) {
+                    assertEquals(ref[i * m + r], out[i * m + r], 1e-4 * Math.sqrt(k), n + "x" + k + "x" + m + " at " + i + "," + r);
+                    bf16.rowToFloat(r, 0, k, row, 0);
+                    float chain = 0;
+                    for (int c = 0; c < k; c++) {
+                        chain = Math.fma(row[c], x[i * k + c], chain);
+                    }
+                    assertEquals(Float.floatToRawIntBits(chain + bias[r]), Float.floatToRawIntBits(out[i * m + r]),
+                            "the FMA chain of " + n + "x" + k + "x" + m + " at " + i + "," + r);
+                }
+            }
+            float[] prefillPacked = new float[n * m];
+            float[] prefillStored = new float[n * m];
+            MatMul.linear(x, n, packed, bias, prefillPacked, MatMul.Regime.PREFILL);
+            MatMul.linear(x, n, bf16, bias, prefillStored, MatMul.Regime.PREFILL);
+            assertArrayEquals(prefillStored, prefillPacked, "prefill " + n + "x" + k + "x" + m);
+            float[] back = new float[n * k];
+            float[] backStored = new float[n * k];
+            MatMul.backwardInput(out, n, packed, back);
+            MatMul.backwardInput(out, n, bf16, backStored);
+            assertArrayEquals(backStored, back, "backward " + n + "x" + k + "x" + m);
+            packed.close();
         }
     }
 
