@@ -40,8 +40,10 @@ final class ModelOption {
         bar.done();
         if (Streams.verbose()) {
             long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-            Streams.err().printf("loaded %s in %.2f s (Java heap in use: %d MB; weights stay memory-mapped)%n",
-                    folder, (System.nanoTime() - t0) / 1e9, heap >> 20);
+            long packed = vl.languageModel().packedBytes();
+            Streams.err().printf("loaded %s in %.2f s (Java heap in use: %d MB; weights memory-mapped%s)%n",
+                    folder, (System.nanoTime() - t0) / 1e9, heap >> 20,
+                    packed > 0 ? ", the language model's re-laid into decode panels: " + (packed >> 20) + " MB off-heap" : "");
         }
         return vl;
     }

@@ -11,10 +11,10 @@ package ai.vl4j.tensor;
  * vision towers and convolutions (many rows) are bound by arithmetic: {@link Gemm} packs panels of weights once
  * per cache block and runs a register-blocked micro-kernel over all input rows. A language model's BF16 weights
  * are re-laid at load into column panels ({@link PackedWeight}): decode then takes {@link PanelGemv}, which spends
- * each weight on every row of a batch from registers, and prefill's packing becomes a vector widening. The Java kernels sum each output
- * in an order that does not depend on the other rows, so a row's result depends only on its kernel: a sequence
- * decoded in a batch gets the bits it gets alone, and a prompt prefilled in pieces (or after a cached prefix) the
- * bits of one whole prefill. So a prompt's rows ({@link Regime#PREFILL}) always take {@link Gemm}; the other
+ * each weight on every row of a batch from registers, and prefill's packing becomes a vector widening. The Java
+ * kernels sum each output in an order that does not depend on the other rows, so a row's result depends only on
+ * its kernel: a sequence decoded in a batch gets the bits it gets alone, and a prompt prefilled in pieces (or after
+ * a cached prefix) the bits of one whole prefill. So a prompt's rows ({@link Regime#PREFILL}) always take {@link Gemm}; the other
  * products of many rows (the towers, convolutions, training) go to the {@link ComputeBackend} in effect
  * ({@link Backends#active()}), which may be oneDNN, whose blocking may follow the number of rows.
  */
