@@ -87,20 +87,36 @@ public final class LlamaModel implements Module {
         }
         linears.add(lmHead);
         if (PACK && fitsInMemory(linears)) {
-            for (int i = 0; i < linears.size(); i++) {
+            pack(linears, w, progress);
+        }
+    }
+
+    /**
+     * Re-lays the packable weights into panels, a weight per thread at a time (each thread also zeroes its new
+     * memory, the larger part of the work), and gives back the mapped pages of each weight packed.
+     */
+    private void pack(List<Linear> linears, Weights w, LoadProgress progress) {
+        java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        Parallel.forEachIndex(0, linears.size(), (lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
                 Parameter p = linears.get(i).weightParameter();
-                long bytes = p.pack();
-                if (bytes > 0) {
-                    packedBytes += bytes;
+                long packed = p.pack();
+                if (packed > 0) {
+                    bytes.addAndGet(packed);
                     if (!cfg.tieWordEmbeddings() || linears.get(i) != lmHead) {
                         w.releasePages(p.stored());    // read through the panels from now on
                     }
                 }
-                if (packedBytes > 0 && (i % 7 == 6 || i == linears.size() - 1)) {
-                    progress.update("packing language model", i + 1, linears.size());
+                int n = done.incrementAndGet();
+                if (bytes.get() > 0 && (n % 7 == 0 || n == linears.size())) {
+                    synchronized (progress) {
+                        progress.update("packing language model", n, linears.size());
+                    }
                 }
             }
-        }
+        });
+        packedBytes = bytes.get();
     }
 
     /**

@@ -50,6 +50,31 @@ class SafetensorsTest {
         }
     }
 
+    /**
+     * Giving back a mapped tensor's pages loses nothing: a later read faults them back from the file (a tensor spanning
+     * several pages, released twice, and a tensor not of these files, which is left alone).
+     */
+    @Test
+    void releasedPagesReadBackTheSameValues() throws IOException {
+        float[] big = new float[5000];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (float) Math.sin(i) * i;
+        }
+        Path folder = Files.createDirectories(dir.resolve("model"));
+        SafetensorsWriter.write(folder.resolve(Weights.SINGLE_FILE),
+                List.of(Tensor.ofFloats("small", VALUES, 6), Tensor.ofFloats("big", big, 50, 100)), Map.of("format", "pt"));
+        try (Weights w = Weights.open(folder)) {
+            Tensor t = w.get("big");
+            w.releasePages(t);
+            w.releasePages(t);
+            assertArrayEquals(big, t.toFloatArray());
+            assertArrayEquals(VALUES, w.get("small").toFloatArray());
+            Tensor elsewhere = Tensor.ofFloats("big", big, 50, 100);
+            w.releasePages(elsewhere);
+            assertArrayEquals(big, elsewhere.toFloatArray());
+        }
+    }
+
     /** The vectorised F16 widening agrees with Float.float16ToFloat on every one of the 65536 bit patterns. */
     @Test
     void f16WideningIsExactForEveryBitPattern() throws IOException {
