@@ -157,7 +157,7 @@ public final class PackedWeight implements WeightMatrix {
 
     /**
      * Widened panel rows for {@link Gemm}: packed[off + d·nr + v·L + j] = W[c0 + v·L + j, d0 + d] for d < dlen and
-     * the ⌈cols / L⌉ panels from column c0 (a multiple of L) of Wᵀ; lanes past m are zero. d0 is even.
+     * the ⌈cols / L⌉ panels from column c0 (a multiple of L) of Wᵀ; lanes past m are zero.
      */
     void widen(int c0, int cols, int d0, int dlen, float[] packed, int off, int nr) {
         int p0 = c0 / L;
