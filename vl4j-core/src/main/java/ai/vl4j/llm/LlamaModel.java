@@ -81,11 +81,7 @@ public final class LlamaModel implements Module {
         this.norm = RmsNorm.load(w, PREFIX + "model.norm.weight", h, cfg.rmsNormEps());
         this.lmHead = cfg.tieWordEmbeddings() ? new Linear(embedTokens.weight(), null)
                 : Linear.load(w, PREFIX + "lm_head", h, cfg.vocabSize(), false, quant, arena);
-        List<Linear> linears = new ArrayList<>();
-        for (Layer layer : layers) {
-            linears.addAll(layer.linears());
-        }
-        linears.add(lmHead);
+        List<Linear> linears = linears();
         if (PACK && fitsInMemory(linears)) {
             pack(linears, w, progress);
         }
@@ -162,12 +158,19 @@ public final class LlamaModel implements Module {
 
     /** Frees the packed panels (the model must not run afterwards). */
     public void close() {
-        for (Layer layer : layers) {
-            for (Linear l : layer.linears()) {
-                l.weightParameter().unpack();
-            }
+        for (Linear l : linears()) {
+            l.weightParameter().unpack();
         }
-        lmHead.weightParameter().unpack();
+    }
+
+    /** Every layer's linear layers, then lm_head: the matrices each decode step streams. */
+    private List<Linear> linears() {
+        List<Linear> linears = new ArrayList<>();
+        for (Layer layer : layers) {
+            linears.addAll(layer.linears());
+        }
+        linears.add(lmHead);
+        return linears;
     }
 
     public LlamaConfig config() {
@@ -187,11 +190,9 @@ public final class LlamaModel implements Module {
 
     /** Bytes of weights one decode step reads: every layer's matrices and lm_head (the embedding is a row lookup). */
     public long decodeBytesPerStep() {
-        long bytes = lmHead.weight().bytes();
-        for (Layer layer : layers) {
-            for (Linear l : layer.linears()) {
-                bytes += l.weight().bytes();
-            }
+        long bytes = 0;
+        for (Linear l : linears()) {
+            bytes += l.weight().bytes();
         }
         return bytes;
     }

@@ -125,7 +125,7 @@ public final class Parameter {
         }
         PackedWeight p = PackedWeight.pack(t);
         matrix = p;
-        return p.packedBytes();
+        return p.bytes();
     }
 
     /** Frees the panels of {@link #pack} (the matrix is read as stored again). No-op when not packed. */

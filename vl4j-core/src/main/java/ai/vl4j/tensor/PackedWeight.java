@@ -125,11 +125,6 @@ public final class PackedWeight implements WeightMatrix {
         return panelCount;
     }
 
-    /** Bytes of the packed copy (what this layout costs on top of the mapped checkpoint). */
-    public long packedBytes() {
-        return panels.byteSize();
-    }
-
     @Override
     public String name() {
         return source.name();
@@ -145,6 +140,7 @@ public final class PackedWeight implements WeightMatrix {
         return cols;
     }
 
+    /** Bytes of the panels: what a pass over the weight reads, and what this copy costs beside the mapped one. */
     @Override
     public long bytes() {
         return panels.byteSize();
