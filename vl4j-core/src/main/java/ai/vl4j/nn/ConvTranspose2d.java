@@ -1,18 +1,21 @@
 package ai.vl4j.nn;
 
 import ai.vl4j.safetensors.Weights;
-import ai.vl4j.tensor.Im2Col;
 import ai.vl4j.tensor.MatMul;
+import ai.vl4j.tensor.Parallel;
 import ai.vl4j.tensor.Tensor;
 
 /**
  * nn.ConvTranspose2d with kernel = stride (k×k patches that do not overlap, no padding) on channels-last maps:
  * x [h, w, in] -> y [h·k, w·k, out], y[y·k + ky, x·k + kx, o] = b[o] + Σ_i x[y, x, i]·W[i, o, ky, kx].
- * One matrix product with the weight [in, out, k, k] transposed once at load to [out·k·k, in], then a fold.
+ * One matrix product with the weight [in, out, k, k] re-laid once at load to [k·k·out, in] (row (ky·k + kx)·out + o),
+ * so that each input pixel's product row holds its k×k output pixels one after another ({@link #forwardPatches}),
+ * each pixel's channels contiguous; {@link #forward} then places those pixels in the map.
  */
 public final class ConvTranspose2d {
-    private final Tensor weight;  // [out·k·k, in]: row o·k·k + ky·k + kx
-    private final float[] bias;   // [out·k·k]: b[o] repeated over the patch, or null
+    private final float[] weights; // [k·k·out, in]: row (ky·k + kx)·out + o
+    private final Tensor weight;  // the same, as a product's weight
+    private final float[] bias;   // [k·k·out]: b[o] repeated for each patch pixel, or null
     private final int out;
     private final int k;
 
@@ -20,20 +23,24 @@ public final class ConvTranspose2d {
     public ConvTranspose2d(float[] weight, float[] bias, int in, int out, int k) {
         this.out = out;
         this.k = k;
-        int patch = out * k * k;
+        int kk = k * k;
+        int patch = out * kk;
         float[] t = new float[patch * in];
         for (int i = 0; i < in; i++) {
-            for (int j = 0; j < patch; j++) {
-                t[j * in + i] = weight[i * patch + j];
+            for (int o = 0; o < out; o++) {
+                for (int s = 0; s < kk; s++) {
+                    t[(s * out + o) * in + i] = weight[(i * out + o) * kk + s];
+                }
             }
         }
+        this.weights = t;
         this.weight = Tensor.ofFloats("conv_transpose", t, patch, in);
         if (bias == null) {
             this.bias = null;
         } else {
             this.bias = new float[patch];
             for (int j = 0; j < patch; j++) {
-                this.bias[j] = bias[j / (k * k)];
+                this.bias[j] = bias[j % out];
             }
         }
     }
@@ -48,10 +55,52 @@ public final class ConvTranspose2d {
         return out;
     }
 
+    public int kernel() {
+        return k;
+    }
+
+    /**
+     * The output pixels of n input pixels x [n, in], patch by patch: [n·k·k, out], row r·k·k + ky·k + kx =
+     * output pixel (ky, kx) of input pixel r. Every output pixel once, in an order that a per-pixel operation
+     * (a norm over channels, an activation, the next such convolution) need not undo.
+     */
+    public float[] forwardPatches(float[] x, int n) {
+        float[] y = new float[n * k * k * out];
+        MatMul.linear(x, n, weight, bias, y);
+        return y;
+    }
+
+    /**
+     * {@link #forwardPatches} transposed and without the bias: [k·k·out, n], row (ky·k + kx)·out + o holding that
+     * channel of that patch pixel for each of the n input pixels (channel-major, for a consumer that runs along the
+     * pixels). The bias of row j is {@link #patchBias()}[j].
+     */
+    public float[] forwardPatchesTransposed(float[] x, int n) {
+        int rows = k * k * out;
+        float[] y = new float[rows * n];
+        MatMul.linear(weights, rows, Tensor.view("input pixels", x, n, weights.length / rows), null, y);
+        return y;
+    }
+
+    /** The bias of each row of {@link #forwardPatchesTransposed} [k·k·out] (b[o] for row s·out + o), or null. */
+    public float[] patchBias() {
+        return bias == null ? null : bias.clone();
+    }
+
     /** y [h·k, w·k, out] of x [h, w, in]. */
     public float[] forward(float[] x, int h, int w) {
-        float[] cols = new float[h * w * out * k * k];
-        MatMul.linear(x, h * w, weight, bias, cols);
-        return Im2Col.fold(cols, h, w, out, k);
+        float[] patches = forwardPatches(x, h * w);
+        float[] y = new float[patches.length];
+        int outW = w * k;
+        Parallel.forRange(0, h, 1, (lo, hi) -> {
+            for (int iy = lo; iy < hi; iy++) {
+                for (int ix = 0; ix < w; ix++) {
+                    for (int ky = 0; ky < k; ky++) {
+                        System.arraycopy(patches, ((iy * w + ix) * k + ky) * k * out, y, ((iy * k + ky) * outW + ix * k) * out, k * out);
+                    }
+                }
+            }
+        });
+        return y;
     }
 }

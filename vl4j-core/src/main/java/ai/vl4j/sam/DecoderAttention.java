@@ -112,20 +112,52 @@ final class DecoderAttention {
      */
     private float[] fewKeys(float[] queries, float[] keys, float[] values, int batch, int nq, int nk) {
         int c = q.in();
+        float[] bq = q.biasParameter().values();
+        return foldedFewKeys(projectKeys(keys, batch * nk), projectValues(values, batch * nk), batch, nq, nk, (b, perHeadK, scores) -> {
+            int cols = heads * nk;
+            float[] folded = new float[cols * c];                                          // k̃ = perHeadK · Wq
+            MatMul.backwardInput(perHeadK, cols, q.weight(), folded);
+            float[] bias = new float[cols];                                                // c = perHeadK · bq
+            for (int r = 0; r < cols; r++) {
+                bias[r] = VectorMath.dot(perHeadK, r * internal, bq, 0, internal);
+            }
+            MatMul.linear(rowsOf(queries, b, nq * c), nq, Tensor.view("folded keys", folded, cols, c), bias, scores);
+        });
+    }
+
+    /**
+     * As {@link #fewKeys} for image rows whose queries every prompt shares and are already projected, qp [nq, I]
+     * (the first layer's, {@link TwoWayTransformer.ImageSide}): S = qp·k̂ᵀ with k̂ the tokens' scale·kp in their head's
+     * columns [heads·nk, I] (nq·I·heads·nk multiply-adds, a quarter of k̃'s in SAM-B), then the folded out_proj P·u.
+     * Replaces {@link #attend}(qp, k_proj(tokens), v_proj(tokens)): no per-prompt [nq, I] mix and no out_proj of it.
+     */
+    float[] fewKeysSharedQueries(float[] qp, float[] keys, float[] values, int batch, int nq, int nk) {
+        int cols = heads * nk;
+        return foldedFewKeys(projectKeys(keys, batch * nk), projectValues(values, batch * nk), batch, nq, nk,
+                (b, perHeadK, scores) -> MatMul.linear(qp, nq, Tensor.view("scaled token keys", perHeadK, cols, internal), null, scores));
+    }
+
+    /** Prompt b's scores S [nq, heads·nk] (column h·nk + i: head h, token key i) from k̂ = perHeadK [heads·nk, I]. */
+    private interface Scores {
+        void of(int b, float[] perHeadK, float[] scores);
+    }
+
+    /**
+     * The few-keys attention of batch prompts, kp and vp [batch·nk, I] the tokens' projections, with out_proj folded
+     * into the values (u = per-head vp · Woᵀ, {@link #fewKeys}); scores gives each prompt's S, to which the
+     * softmax runs over each head's nk keys. [batch·nq, C].
+     */
+    private float[] foldedFewKeys(float[] kp, float[] vp, int batch, int nq, int nk, Scores scoresOf) {
+        int c = out.out();
         int hd = internal / heads;
         int cols = heads * nk;                                   // (head, token) pairs, head-major
         float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] kp = projectKeys(keys, batch * nk);              // [B·nk, I]
-        float[] vp = projectValues(values, batch * nk);          // [B·nk, I]
         float[] perHeadK = new float[cols * internal];           // row (h, i): scale·kp_{i,h} in head h's columns, 0 elsewhere
         float[] perHeadV = new float[cols * internal];           // row (h, i): vp_{i,h} likewise
-        float[] folded = new float[cols * c];                    // k̃ [heads·nk, C]
-        float[] bias = new float[cols];                          // c = perHeadK · bq
         float[] u = new float[cols * c];                         // u [heads·nk, C]
         float[] uT = new float[c * cols];                        // uᵀ [C, heads·nk]: the last product's weight
         float[] scores = new float[nq * cols];                   // S, then P [nq, heads·nk]
         float[] result = new float[batch * nq * c];
-        float[] bq = q.biasParameter().values();
         float[] bo = out.biasParameter().values();
         for (int b = 0; b < batch; b++) {
             java.util.Arrays.fill(perHeadK, 0f);
@@ -136,23 +168,21 @@ final class DecoderAttention {
                     int to = (h * nk + i) * internal + h * hd;
                     VectorMath.scale(kp, from, scale, perHeadK, to, hd);
                     System.arraycopy(vp, from, perHeadV, to, hd);
-                    bias[h * nk + i] = VectorMath.dot(perHeadK, to, bq, h * hd, hd);
                 }
             }
-            java.util.Arrays.fill(folded, 0f);
-            MatMul.backwardInput(perHeadK, cols, q.weight(), folded);                     // k̃ = perHeadK · Wq
             MatMul.linear(perHeadV, cols, out.weight(), null, u);                        // u = perHeadV · Woᵀ
             for (int r = 0; r < cols; r++) {
                 for (int j = 0; j < c; j++) {
                     uT[j * cols + r] = u[r * c + j];
                 }
             }
-            float[] rows = rowsOf(queries, b, nq * c);
-            MatMul.linear(rows, nq, Tensor.view("folded keys", folded, cols, c), bias, scores);
+            scoresOf.of(b, perHeadK, scores);
             ShortAttention.softmaxRuns(scores, nq * heads, nk);
-            float[] y = new float[nq * c];
+            float[] y = b == 0 ? result : new float[nq * c];
             MatMul.linear(scores, nq, Tensor.view("folded values", uT, c, cols), bo, y);
-            System.arraycopy(y, 0, result, b * nq * c, nq * c);
+            if (b > 0) {
+                System.arraycopy(y, 0, result, b * nq * c, nq * c);
+            }
         }
         return result;
     }

@@ -4,8 +4,6 @@ import ai.vl4j.nn.ConvTranspose2d;
 import ai.vl4j.nn.LayerNorm;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
-import ai.vl4j.tensor.MatMul;
-import ai.vl4j.tensor.Tensor;
 
 /**
  * SAM's mask decoder (official {@code MaskDecoder}), spec SAM §4:
@@ -177,25 +175,16 @@ public final class MaskDecoder {
         int low = 4 * side;
         float[] lowRes = new float[batch * count * low * low];
         float[] iou = new float[batch * count];
+        int plane = low * low;
         for (int b = 0; b < batch; b++) {
-            float[] upscaled = upscale(src, b * e2 * c, side);           // [(4E)², C/8]
             float[] hyper = new float[count * (c / 8)];                  // [count, C/8]
             for (int k = 0; k < count; k++) {
                 float[] token = new float[c];
                 System.arraycopy(queries, (b * t + 1 + first + k) * c, token, 0, c);
                 System.arraycopy(hypernetworks[first + k].forward(token, 1), 0, hyper, k * (c / 8), c / 8);
             }
-            // masks [count, (4E)²] = hyper · Uᵀ, taken as U · hyperᵀ and transposed: the (4E)² positions as the rows
-            // of one product, not (4E)² dot products of C/8 values with a horizontal sum each
-            int plane = low * low;
-            float[] perPosition = new float[plane * count];
-            MatMul.linear(upscaled, plane, Tensor.view("hypernetwork outputs", hyper, count, c / 8), null, perPosition);
-            for (int k = 0; k < count; k++) {
-                int to = (b * count + k) * plane;
-                for (int p = 0; p < plane; p++) {
-                    lowRes[to + p] = perPosition[p * count + k];
-                }
-            }
+            masks(b == 0 ? src : java.util.Arrays.copyOfRange(src, b * e2 * c, (b + 1) * e2 * c), side, hyper, count, lowRes,
+                    b * count * plane);
             float[] iouToken = new float[c];
             System.arraycopy(queries, b * t * c, iouToken, 0, c);
             System.arraycopy(iouHead.forward(iouToken, 1), first, iou, b * count, count);
@@ -203,16 +192,60 @@ public final class MaskDecoder {
         return new Output(lowRes, iou, batch, count, low);
     }
 
-    /** U [(4E)², C/8] of the transformer's image rows src[off .. off + E²·C). */
-    private float[] upscale(float[] src, int off, int side) {
-        int c = cfg.hiddenSize();
-        float[] x = new float[side * side * c];
-        System.arraycopy(src, off, x, 0, x.length);
-        float[] y = upscale1.forward(x, side, side);                     // [2E, 2E, C/4]
-        upscaleNorm.forward(y, y, 4 * side * side);
+    /**
+     * A prompt's count masks [(4E)²] at lowRes[to ..] from its transformed image rows x [E², C] and its hypernetwork
+     * outputs hyper [count, C/8]: mask = hyper · U with U = GELU(ConvT2(GELU(LN2d(ConvT1(x))))). The first
+     * convolution's output pixels stay in patch order (LayerNorm2d and GELU act on each pixel's channels, so they
+     * need no map); the second's come channel-major, [4·C/8, 4E²] (row s2·C/8 + o: patch pixel s2, channel o), so
+     * that its bias, GELU and the hypernetwork sums run along the pixels in one pass; {@link #place} then puts each
+     * pixel where it lies.
+     */
+    private void masks(float[] x, int side, float[] hyper, int count, float[] lowRes, int to) {
+        int e2 = side * side;
+        int c8 = upscale2.out();
+        float[] y = upscale1.forwardPatches(x, e2);                     // [E²·k1², C/4]
+        int pixels = e2 * upscale1.kernel() * upscale1.kernel();
+        upscaleNorm.forward(y, y, pixels);
         Activations.gelu(y, y.length);
-        y = upscale2.forward(y, 2 * side, 2 * side);                    // [4E, 4E, C/8]
-        Activations.gelu(y, y.length);
-        return y;
+        float[] yT = upscale2.forwardPatchesTransposed(y, pixels);      // [k2²·C/8, E²·k1²]
+        int k2 = upscale2.kernel() * upscale2.kernel();
+        float[] bias = upscale2.patchBias() != null ? upscale2.patchBias() : new float[k2 * c8];
+        float[] perPixel = new float[count * k2 * pixels];              // [count, k2², E²·k1²]
+        for (int s2 = 0; s2 < k2; s2++) {
+            Activations.geluThenCombine(yT, s2 * c8 * pixels, c8, pixels, bias, s2 * c8, hyper, count, perPixel, s2 * pixels,
+                    k2 * pixels);
+        }
+        place(perPixel, side, count, lowRes, to);
+    }
+
+    /**
+     * The masks' values perPixel [count, k2², E²·k1²] (mask j, second patch pixel s2 = ky2·k2 + kx2, first-level
+     * pixel (p = py·E + px)·k1² + ky1·k1 + kx1) to count maps [(4E)²] at lowRes[to ..]: that pixel lies at row
+     * (py·k1 + ky1)·k2 + ky2, column (px·k1 + kx1)·k2 + kx2.
+     */
+    private void place(float[] perPixel, int side, int count, float[] lowRes, int to) {
+        int k1 = upscale1.kernel();
+        int k2 = upscale2.kernel();
+        int low = side * k1 * k2;
+        int plane = low * low;
+        int pixels = side * side * k1 * k1;
+        for (int j = 0; j < count; j++) {
+            for (int ky2 = 0; ky2 < k2; ky2++) {
+                for (int kx2 = 0; kx2 < k2; kx2++) {
+                    int from = (j * k2 * k2 + ky2 * k2 + kx2) * pixels;
+                    int r = 0;
+                    for (int py = 0; py < side; py++) {
+                        for (int px = 0; px < side; px++) {
+                            for (int ky1 = 0; ky1 < k1; ky1++) {
+                                int row = to + j * plane + ((py * k1 + ky1) * k2 + ky2) * low;
+                                for (int kx1 = 0; kx1 < k1; kx1++, r++) {
+                                    lowRes[row + (px * k1 + kx1) * k2 + kx2] = perPixel[from + r];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -133,8 +133,7 @@ final class TwoWayTransformer {
             mlp(queries, rows);
             // the image attends to each prompt's tokens: the image's queries are shared, the result is per prompt
             q = plus(queries, queryPe);
-            float[] update = imageToToken.attend(image.qp(), imageToToken.projectKeys(q, rows), imageToToken.projectValues(queries, rows),
-                    batch, n, t, 0, t);
+            float[] update = imageToToken.fewKeysSharedQueries(image.qp(), q, queries, batch, n, t);
             float[] keys = new float[batch * n * width];
             for (int b = 0; b < batch; b++) {
                 VectorMath.add(image.keys(), 0, update, b * n * width, keys, b * n * width, n * width);

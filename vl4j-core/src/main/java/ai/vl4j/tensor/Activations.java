@@ -12,6 +12,39 @@ public final class Activations {
         });
     }
 
+    /**
+     * GELU of biased rows, then a few weighted sums of them, in one pass over x: for columns c &lt; n,
+     * <pre>
+     *   out[outOff + j·outStride + c] = Σ_{i &lt; k} w[j·k + i]·gelu(x[xOff + i·n + c] + bias[biasOff + i])      j &lt; m
+     * </pre>
+     * x [k, n] channel-major (each channel's n values contiguous), w [m, k]; x is left as it was. Vectors run along
+     * the columns (one multiply-add a weight, no horizontal sums); each block of columns is activated once into a
+     * small scratch that the m sums then read from cache. For an activation whose only use is a handful of
+     * weighted sums over its channels (SAM's masks from its upscaled features), where writing it and reading it
+     * back would cost more than the sums.
+     */
+    public static void geluThenCombine(float[] x, int xOff, int k, int n, float[] bias, int biasOff, float[] w, int m,
+                                       float[] out, int outOff, int outStride) {
+        if (xOff + (long) k * n > x.length || biasOff + k > bias.length || (long) m * k > w.length
+                || outOff + (long) (m - 1) * outStride + n > out.length) {
+            throw new IllegalArgumentException("geluThenCombine: buffers too small for k=" + k + ", n=" + n + ", m=" + m);
+        }
+        int block = 64;
+        Parallel.forRange(0, (n + block - 1) / block, Math.max(1, 512 / k), (lo, hi) -> {
+            float[] g = new float[k * block];
+            for (int b = lo; b < hi; b++) {
+                int c0 = b * block;
+                int width = Math.min(block, n - c0);
+                for (int i = 0; i < k; i++) {
+                    FastMath.geluBiased(x, xOff + i * n + c0, bias[biasOff + i], g, i * block, width);
+                }
+                for (int j = 0; j < m; j++) {
+                    FastMath.combine(g, block, k, w, j * k, out, outOff + j * outStride + c0, width);
+                }
+            }
+        });
+    }
+
     /** Tanh-approximated GELU on x[0 .. n) ({@code gelu_pytorch_tanh}; SigLIP's towers). */
     public static void geluTanh(float[] x, int n) {
         Parallel.forRange(0, n, 1 << 14, (lo, hi) -> {

@@ -141,15 +141,26 @@ final class Gemm {
         // groups small enough that every thread gets several (balance), at most GROUP panels
         int group = Math.max(1, Math.min(GROUP, panels / (4 * Parallel.threads())));
         int groups = (panels + group - 1) / group;
-        Parallel.forEachIndex(0, groups, (glo, ghi) -> {
+        // few panels (a narrow output: the folded attentions' 56 columns) leave threads idle: share the rows out too,
+        // each part packing its group's panels for itself (cheap: a narrow B is small)
+        int rowParts = 1;
+        if (groups < 2 * Parallel.threads() && n >= 2 * MC) {
+            rowParts = Math.min((n + MC - 1) / MC, (4 * Parallel.threads() + groups - 1) / groups);
+        }
+        int rowsPerPart = (n + rowParts - 1) / rowParts;
+        int parts = rowParts;
+        Parallel.forEachIndex(0, groups * parts, (tlo, thi) -> {
             float[] packed = PANEL.get();
-            for (int g = glo; g < ghi; g++) {
+            for (int task = tlo; task < thi; task++) {
+                int g = task / parts;
+                int r0 = task % parts * rowsPerPart;
+                int r1 = Math.min(n, r0 + rowsPerPart);
                 int p0 = g * group;
                 int p1 = Math.min(panels, p0 + group);
                 int c0 = p0 * NR;
                 int c1 = Math.min(m, p1 * NR);
                 if (start == Start.BIAS) {
-                    for (int i = 0; i < n; i++) {
+                    for (int i = r0; i < r1; i++) {
                         for (int c = c0; c < c1; c++) {
                             out[i * m + c] = bias == null ? 0f : bias[c];
                         }
@@ -167,8 +178,8 @@ final class Gemm {
                             }
                         }
                     }
-                    for (int i0 = 0; i0 < n; i0 += MC) {
-                        int i1 = Math.min(n, i0 + MC);
+                    for (int i0 = r0; i0 < r1; i0 += MC) {
+                        int i1 = Math.min(r1, i0 + MC);
                         for (int p = p0; p < p1; p++) {
                             int cp = p * NR;
                             int cols = Math.min(NR, m - cp);

@@ -6,8 +6,6 @@ package ai.vl4j.tensor;
  * <pre>
  *   row (oy, ox), column c·k·k + ky·k + kx  =  x[oy·stride − pad + ky, ox·stride − pad + kx, c]   (0 outside)
  * </pre>
- * {@link #fold} is the inverse for non-overlapping patches (stride = k, no padding): a transposed convolution
- * with kernel = stride is one matrix product into such rows, then a fold.
  */
 public final class Im2Col {
     private Im2Col() {
@@ -41,33 +39,6 @@ public final class Im2Col {
                             int dst = row + ky * k + kx;
                             for (int ch = 0; ch < c; ch++) {
                                 out[dst + ch * k * k] = x[src + ch];
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        return out;
-    }
-
-    /**
-     * cols [h·w, c·k·k] -> y [h·k, w·k, c]: row (iy, ix), column ch·k·k + ky·k + kx goes to
-     * y[iy·k + ky, ix·k + kx, ch] (patches side by side, none overlapping).
-     */
-    public static float[] fold(float[] cols, int h, int w, int c, int k) {
-        int outW = w * k;
-        int rowLen = c * k * k;
-        float[] out = new float[h * k * outW * c];
-        Parallel.forRange(0, h, 1, (lo, hi) -> {
-            for (int iy = lo; iy < hi; iy++) {
-                for (int ix = 0; ix < w; ix++) {
-                    int row = (iy * w + ix) * rowLen;
-                    for (int ky = 0; ky < k; ky++) {
-                        for (int kx = 0; kx < k; kx++) {
-                            int dst = ((iy * k + ky) * outW + ix * k + kx) * c;
-                            int src = row + ky * k + kx;
-                            for (int ch = 0; ch < c; ch++) {
-                                out[dst + ch] = cols[src + ch * k * k];
                             }
                         }
                     }

@@ -20,7 +20,8 @@ class ConvTranspose2dTest {
                 a[i] = (float) rnd.nextGaussian();
             }
         }
-        float[] y = new ConvTranspose2d(weight, bias, in, out, k).forward(x, h, w);
+        ConvTranspose2d conv = new ConvTranspose2d(weight, bias, in, out, k);
+        float[] y = conv.forward(x, h, w);
         assertEquals(h * k * w * k * out, y.length);
         for (int oy = 0; oy < h * k; oy++) {
             for (int ox = 0; ox < w * k; ox++) {
@@ -31,6 +32,22 @@ class ConvTranspose2dTest {
                         want += (double) x[((oy / k) * w + ox / k) * in + i] * weight[((i * out + o) * k + oy % k) * k + ox % k];
                     }
                     assertEquals(want, y[(oy * w * k + ox) * out + o], 1e-5, "y[" + oy + ", " + ox + ", " + o + "]");
+                }
+            }
+        }
+        // the same outputs per input pixel in patch order, and channel-major without the bias
+        float[] patches = conv.forwardPatches(x, h * w);
+        float[] transposed = conv.forwardPatchesTransposed(x, h * w);
+        float[] patchBias = conv.patchBias();
+        for (int p = 0; p < h * w; p++) {
+            for (int ky = 0; ky < k; ky++) {
+                for (int kx = 0; kx < k; kx++) {
+                    for (int o = 0; o < out; o++) {
+                        float want = y[(((p / w) * k + ky) * w * k + (p % w) * k + kx) * out + o];
+                        int row = (ky * k + kx) * out + o;
+                        assertEquals(want, patches[(p * k * k + ky * k + kx) * out + o], 0f, "patch pixel " + p + ", " + ky + ", " + kx);
+                        assertEquals(want, transposed[row * h * w + p] + patchBias[row], 1e-5, "transposed row " + row + ", pixel " + p);
+                    }
                 }
             }
         }

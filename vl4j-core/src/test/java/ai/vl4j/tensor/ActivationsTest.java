@@ -72,6 +72,46 @@ class ActivationsTest {
         assertEquals(erfGelu(-0.75), gelu(-0.75f), 1e-7);
     }
 
+    /**
+     * GELU of biased channel rows then weighted sums over the channels, against the same GELU applied apart and the
+     * sums in double: column counts off the vector width and the kernel's block (tails), one channel and several,
+     * a single sum and several, outputs at an offset and stride, x left untouched.
+     */
+    @Test
+    void geluThenCombineIsGeluThenTheWeightedSums() {
+        java.util.Random rnd = new java.util.Random(5);
+        for (int[] shape : new int[][] {{32, 200, 3}, {1, 9, 1}, {7, 64, 2}, {5, 1, 4}, {32, 4096, 3}}) {
+            int k = shape[0], n = shape[1], m = shape[2];
+            int xOff = 3, biasOff = 2, outOff = 5, outStride = n + 7;
+            float[] x = new float[xOff + k * n];
+            float[] bias = new float[biasOff + k];
+            float[] w = new float[m * k];
+            for (float[] a : new float[][] {x, bias, w}) {
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = (float) (2 * rnd.nextGaussian());
+                }
+            }
+            float[] before = x.clone();
+            float[] out = new float[outOff + (m - 1) * outStride + n];
+            Activations.geluThenCombine(x, xOff, k, n, bias, biasOff, w, m, out, outOff, outStride);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(before, x, "x is left as it was");
+            for (int j = 0; j < m; j++) {
+                for (int c = 0; c < n; c++) {
+                    double want = 0;
+                    double scale = 0;
+                    for (int i = 0; i < k; i++) {
+                        double g = gelu(x[xOff + i * n + c] + bias[biasOff + i]);
+                        want += w[j * k + i] * g;
+                        scale += Math.abs(w[j * k + i] * g);
+                    }
+                    assertEquals(want, out[outOff + j * outStride + c], 1e-6 * (scale + 1), k + "x" + n + "x" + m + " out[" + j + ", " + c + "]");
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> Activations.geluThenCombine(new float[10], 0, 2, 6, new float[2],
+                0, new float[2], 1, new float[6], 0, 6));
+    }
+
     private static float gelu(float x) {
         float[] v = new float[64];
         java.util.Arrays.fill(v, x);
