@@ -7,20 +7,25 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Multi-head scaled dot-product attention, fused and streaming (flash-style): no score matrix larger than
- * QB × BK ever exists, so SAM's 4096-token global attention needs a few kilobytes per thread, not 64 MB per head.
+ * QB × WIDE_TILES·BK ever exists, so SAM's 4096-token global attention needs a few kilobytes per thread, not 64 MB
+ * per head.
  *
  * <pre>
  * out[i, h·hd + c] = Σ_j p_ij · v[j, g·hd + c],   p_i = softmax_j(scale · q_i·k_j + bias_ij),  g = h / (heads / kvHeads)
  *
- * per (head, block of QB query rows), for each block of BK keys:
+ * per (head, group of QG quads of QB query rows), for each step of keys (BK keys where causal, else WIDE_TILES·BK),
+ * for each quad of the group:
  *   S = Q·Kᵀ                 vectors run along keys: Kᵀ is stored (or packed) in tiles of BK keys × hd rows
  *   S = scale·S + bias;  masked keys (causal, padding) = −∞
  *   m' = max(m, rowmax S);  P = exp(S − m');  l = l·e^(m−m') + ΣP;  O = O·e^(m−m') + P·V     (online softmax)
  * out = O / l
  * </pre>
- * Keys arrive either as rows (vision: a fused qkv buffer; packed to tiled Kᵀ once per head) or already tiled
- * (the KV cache keeps them so, and decode and prefill read it in place). Queries, values and outputs are
- * addressed as windows of wider row-major buffers ({@link Operand}).
+ * The group's quads take a step's keys and values in turn, so these come from memory once per group and from
+ * cache for the rest (one quad at a time read the whole of K and V per four rows: SAM's global attention was bound
+ * by that traffic). Keys arrive either as rows (vision: a fused qkv buffer; packed to tiled Kᵀ once per head, the
+ * values to one contiguous run per head) or already tiled (the KV cache keeps them so, and decode and prefill read
+ * it in place). Queries, values and outputs are addressed as windows of wider row-major buffers ({@link Operand}).
+ * Where causal, each row's sums are those of one quad alone, step by step, whatever group or call it is in.
  */
 public final class Attention {
     private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -29,6 +34,10 @@ public final class Attention {
     public static final int BK = 4 * LANES;
     /** Query rows per block. */
     static final int QB = 4;
+    /** Key tiles per online-softmax step without a causal mask (vision towers). */
+    static final int WIDE_TILES = 4;
+    /** Quads of query rows per task: they share each step's keys and values while these are in cache. */
+    static final int QG = 16;
     /**
      * Register tiles of 4 rows × 2 vectors instead of 4 × 4 where C2 has 16 vector registers (AVX2): 16
      * accumulators + 4 loaded vectors + a broadcast spill there. Each score and output is the same FMA chain in
@@ -90,25 +99,25 @@ public final class Attention {
     }
 
     private static final class Scratch {
-        float[] q = new float[0];       // [QB, hd]
-        float[] s = new float[0];       // [QB, BK]
-        float[] o = new float[0];       // [QB, hdPad]
-        float[] terms = new float[0];   // [QB, termsLength]
-        final float[] m = new float[QB];
-        final float[] l = new float[QB];
+        float[] q = new float[0];       // [QG·QB, hd]
+        float[] s = new float[0];       // [QB, WIDE_TILES·BK]: one quad's scores
+        float[] o = new float[0];       // [QG·QB, hdPad]
+        float[] terms = new float[0];   // [QG·QB, termsLength]
+        final float[] m = new float[QG * QB];
+        final float[] l = new float[QG * QB];
 
         void ensure(int hd, int hdPad, int termsLength) {
-            if (q.length < QB * hd) {
-                q = new float[QB * hd];
+            if (q.length < QG * QB * hd) {
+                q = new float[QG * QB * hd];
             }
-            if (s.length < QB * BK) {
-                s = new float[QB * BK];
+            if (s.length < QB * WIDE_TILES * BK) {
+                s = new float[QB * WIDE_TILES * BK];
             }
-            if (o.length < QB * hdPad) {
-                o = new float[QB * hdPad];
+            if (o.length < QG * QB * hdPad) {
+                o = new float[QG * QB * hdPad];
             }
-            if (terms.length < QB * termsLength) {
-                terms = new float[QB * termsLength];
+            if (terms.length < QG * QB * termsLength) {
+                terms = new float[QG * QB * termsLength];
             }
         }
     }
@@ -118,7 +127,7 @@ public final class Attention {
     private Attention() {
     }
 
-    /** Keys as rows (k is like q): packs Kᵀ per kv head once, then attends. */
+    /** Keys as rows (k is like q): packs Kᵀ, and the values, per kv head once, then attends. */
     public static void multiHead(Operand q, Operand k, Operand v, Operand out,
                                  int nq, int nk, int nHeads, int nKvHeads, int headDim, float scale, int causalPos0) {
         multiHead(q, k, v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, null);
@@ -152,7 +161,19 @@ public final class Attention {
                 }
             }
         });
-        multiHead(q, new KeysT(kT, headStride), v, out, nq, nk, nHeads, nKvHeads, headDim, scale, causalPos0, bias, lse);
+        // the values likewise, each kv head's rows one contiguous run: rows of a wide buffer (a fused qkv) lie a
+        // power-of-two-ish stride apart and crowd into a few cache sets, which a step's keys then evict
+        float[] vRuns = new float[nKvHeads * nk * headDim];
+        Parallel.forRange(0, nKvHeads * blocks, 1, (lo, hi) -> {
+            for (int gb = lo; gb < hi; gb++) {
+                int g = gb / blocks;
+                for (int j = gb % blocks * BK; j < Math.min(nk, (gb % blocks + 1) * BK); j++) {
+                    System.arraycopy(v.data(), v.at(j, g, headDim), vRuns, (g * nk + j) * headDim, headDim);
+                }
+            }
+        });
+        multiHead(q, new KeysT(kT, headStride), new Operand(vRuns, headDim, 0, nk * headDim), out, nq, nk, nHeads, nKvHeads,
+                headDim, scale, causalPos0, bias, lse);
     }
 
     /**
@@ -169,7 +190,7 @@ public final class Attention {
     public static void multiHead(Operand q, KeysT kT, Operand v, Operand out, int nq, int nk, int nHeads, int nKvHeads,
                                  int headDim, float scale, int causalPos0, ScoreBias bias, float[] lse) {
         int group = nHeads / nKvHeads;
-        int qBlocks = (nq + QB - 1) / QB;
+        int qBlocks = (nq + QG * QB - 1) / (QG * QB);
         int hdPad = roundUp(headDim, LANES);
         int termsLength = bias == null ? 0 : bias.termsLength();
         Parallel.forRange(0, nHeads * qBlocks, 1, (lo, hi) -> {
@@ -177,8 +198,8 @@ public final class Attention {
             sc.ensure(headDim, hdPad, termsLength);
             for (int task = lo; task < hi; task++) {
                 int h = task / qBlocks;
-                int i0 = (task % qBlocks) * QB;
-                int rows = Math.min(QB, nq - i0);
+                int i0 = (task % qBlocks) * QG * QB;
+                int rows = Math.min(QG * QB, nq - i0);
                 block(q, kT, v, out, h, h / group, i0, rows, nk, headDim, hdPad, scale, causalPos0, bias, termsLength, sc);
                 if (lse != null) {
                     for (int r = 0; r < rows; r++) {
@@ -207,12 +228,17 @@ public final class Attention {
         DecodeAttention.multiHeadBf16(q, kT, headStride, v, vStride, vHeadStride, out, keys, nHeads, nKvHeads, headDim, scale);
     }
 
+    /**
+     * Head h's query rows [i0, i0 + rows) (at most QG·QB): for each step of keys, each quad of rows in turn, so that
+     * the step's keys and values are read from memory once for all of them and from cache by the rest.
+     */
     private static void block(Operand q, KeysT kT, Operand v, Operand out, int h, int g, int i0, int rows, int nk,
                               int hd, int hdPad, float scale, int causalPos0, ScoreBias bias, int termsLength, Scratch sc) {
         float[] qs = sc.q;
         float[] s = sc.s;
         float[] o = sc.o;
-        Arrays.fill(qs, 0, QB * hd, 0f);
+        int quads = (rows + QB - 1) / QB;
+        Arrays.fill(qs, 0, quads * QB * hd, 0f);
         for (int r = 0; r < rows; r++) {
             // scale folded into the query: (q·scale)·k, as SAM's reference computes it
             int src = q.at(i0 + r, h, hd);
@@ -223,41 +249,54 @@ public final class Attention {
                 bias.terms(h, i0 + r, sc.terms, r * termsLength);
             }
         }
-        Arrays.fill(o, 0, QB * hdPad, 0f);
+        Arrays.fill(o, 0, quads * QB * hdPad, 0f);
         Arrays.fill(sc.m, Float.NEGATIVE_INFINITY);
         Arrays.fill(sc.l, 0f);
         int keys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + i0 + rows);
         int kBase = g * kT.headStride();
         int vBase = v.at(0, g, hd);
-        for (int kb = 0; kb < keys; kb += BK) {
-            int count = Math.min(BK, keys - kb);
-            int tile = kBase + kb * hd;                     // the key block's tile: hd rows of BK
-            if (rows == QB && HALF_TILES) {
-                scores4x2(qs, 0, hd, kT.data(), tile, s, 0, 0);
-                scores4x2(qs, 0, hd, kT.data(), tile, s, 0, 2 * LANES);
-            } else if (rows == QB) {
-                scores4(qs, 0, hd, kT.data(), tile, s, 0);
-            } else {
-                for (int r = 0; r < rows; r++) {
-                    scores1(qs, r * hd, hd, kT.data(), tile, s, r * BK);
+        // keys per online-softmax step: one tile where causal (a prompt's rows keep the bits of any split), else
+        // WIDE_TILES tiles, so that the step's fixed costs (row maxima, rescaling O) are shared by more keys
+        int width = causalPos0 < 0 ? WIDE_TILES * BK : BK;
+        for (int kb = 0; kb < keys; kb += width) {
+            for (int qd = 0; qd < quads; qd++) {
+                int r0 = qd * QB;
+                int n = Math.min(QB, rows - r0);
+                int quadKeys = causalPos0 < 0 ? nk : Math.min(nk, causalPos0 + i0 + r0 + n);
+                if (kb >= quadKeys) {
+                    continue;                                   // every key of the step is past this quad's causal limit
                 }
-            }
-            for (int r = 0; r < rows; r++) {
-                int so = r * BK;
-                if (bias != null) {
-                    bias.add(sc.terms, r * termsLength, kb, s, so, count);
+                int count = Math.min(width, quadKeys - kb);
+                for (int t = 0; t * BK < count; t++) {
+                    int tile = kBase + (kb + t * BK) * hd;      // the key tile's Kᵀ: hd rows of BK
+                    if (n == QB && HALF_TILES) {
+                        scores4x2(qs, r0 * hd, hd, kT.data(), tile, s, t * BK, 0, width);
+                        scores4x2(qs, r0 * hd, hd, kT.data(), tile, s, t * BK, 2 * LANES, width);
+                    } else if (n == QB) {
+                        scores4(qs, r0 * hd, hd, kT.data(), tile, s, t * BK, width);
+                    } else {
+                        for (int r = 0; r < n; r++) {
+                            scores1(qs, (r0 + r) * hd, hd, kT.data(), tile, s, r * width + t * BK);
+                        }
+                    }
                 }
-                // keys past the block's end or the causal limit of this row
-                int visible = causalPos0 < 0 ? count : Math.min(count, causalPos0 + i0 + r + 1 - kb);
-                for (int j = Math.max(visible, 0); j < BK; j++) {
-                    s[so + j] = Float.NEGATIVE_INFINITY;
+                for (int r = 0; r < n; r++) {
+                    int so = r * width;
+                    if (bias != null) {
+                        bias.add(sc.terms, (r0 + r) * termsLength, kb, s, so, count);
+                    }
+                    // keys past the step's end or the causal limit of this row
+                    int visible = causalPos0 < 0 ? count : Math.min(count, causalPos0 + i0 + r0 + r + 1 - kb);
+                    for (int j = Math.max(visible, 0); j < width; j++) {
+                        s[so + j] = Float.NEGATIVE_INFINITY;
+                    }
+                    online(s, so, width, sc, r0 + r, o, (r0 + r) * hdPad, hdPad);
                 }
-                online(s, so, sc, r, o, r * hdPad, hdPad);
-            }
-            if (HALF_TILES) {
-                accumulateHalf(s, 0, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, 0, hdPad);
-            } else {
-                accumulate(s, 0, rows, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, 0, hdPad);
+                if (HALF_TILES) {
+                    accumulateHalf(s, 0, width, n, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, r0 * hdPad, hdPad);
+                } else {
+                    accumulate(s, 0, width, n, count, v.data(), vBase + kb * v.stride(), v.stride(), hd, o, r0 * hdPad, hdPad);
+                }
             }
         }
         for (int r = 0; r < rows; r++) {
@@ -274,6 +313,11 @@ public final class Attention {
      * into s[so + r·BK]; 16 accumulators.
      */
     static void scores4(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so) {
+        scores4(q, qo, hd, kT, k0, s, so, BK);
+    }
+
+    /** As above, row r of S at s[so + r·ss]. */
+    static void scores4(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so, int ss) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
         for (int d = 0, kk = k0; d < hd; d++, kk += BK) {
@@ -306,22 +350,27 @@ public final class Attention {
         a1.intoArray(s, so + LANES);
         a2.intoArray(s, so + 2 * LANES);
         a3.intoArray(s, so + 3 * LANES);
-        b0.intoArray(s, so + BK);
-        b1.intoArray(s, so + BK + LANES);
-        b2.intoArray(s, so + BK + 2 * LANES);
-        b3.intoArray(s, so + BK + 3 * LANES);
-        c0.intoArray(s, so + 2 * BK);
-        c1.intoArray(s, so + 2 * BK + LANES);
-        c2.intoArray(s, so + 2 * BK + 2 * LANES);
-        c3.intoArray(s, so + 2 * BK + 3 * LANES);
-        d0.intoArray(s, so + 3 * BK);
-        d1.intoArray(s, so + 3 * BK + LANES);
-        d2.intoArray(s, so + 3 * BK + 2 * LANES);
-        d3.intoArray(s, so + 3 * BK + 3 * LANES);
+        b0.intoArray(s, so + ss);
+        b1.intoArray(s, so + ss + LANES);
+        b2.intoArray(s, so + ss + 2 * LANES);
+        b3.intoArray(s, so + ss + 3 * LANES);
+        c0.intoArray(s, so + 2 * ss);
+        c1.intoArray(s, so + 2 * ss + LANES);
+        c2.intoArray(s, so + 2 * ss + 2 * LANES);
+        c3.intoArray(s, so + 2 * ss + 3 * LANES);
+        d0.intoArray(s, so + 3 * ss);
+        d1.intoArray(s, so + 3 * ss + LANES);
+        d2.intoArray(s, so + 3 * ss + 2 * LANES);
+        d3.intoArray(s, so + 3 * ss + 3 * LANES);
     }
 
     /** As {@link #scores4} for the keys [off, off + 2·LANES) of the block: 8 accumulators (16-register hosts). */
     static void scores4x2(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so, int off) {
+        scores4x2(q, qo, hd, kT, k0, s, so, off, BK);
+    }
+
+    /** As above, row r of S at s[so + r·ss]. */
+    static void scores4x2(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so, int off, int ss) {
         FloatVector a0 = FloatVector.zero(FS), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
         for (int d = 0, kk = k0 + off; d < hd; d++, kk += BK) {
             FloatVector k0v = FloatVector.fromArray(FS, kT, kk);
@@ -341,12 +390,12 @@ public final class Attention {
         }
         a0.intoArray(s, so + off);
         a1.intoArray(s, so + off + LANES);
-        b0.intoArray(s, so + BK + off);
-        b1.intoArray(s, so + BK + off + LANES);
-        c0.intoArray(s, so + 2 * BK + off);
-        c1.intoArray(s, so + 2 * BK + off + LANES);
-        d0.intoArray(s, so + 3 * BK + off);
-        d1.intoArray(s, so + 3 * BK + off + LANES);
+        b0.intoArray(s, so + ss + off);
+        b1.intoArray(s, so + ss + off + LANES);
+        c0.intoArray(s, so + 2 * ss + off);
+        c1.intoArray(s, so + 2 * ss + off + LANES);
+        d0.intoArray(s, so + 3 * ss + off);
+        d1.intoArray(s, so + 3 * ss + off + LANES);
     }
 
     /** One query row's scores against a key block, its tile at k0 (d's sum in order: decode reads the same values). */
@@ -365,22 +414,22 @@ public final class Attention {
         a3.intoArray(s, so + 3 * LANES);
     }
 
-    /** Online-softmax step for one row: scores become probabilities relative to the new running max. */
-    private static void online(float[] s, int so, Scratch sc, int r, float[] o, int oo, int hdPad) {
+    /** Online-softmax step for one row of width scores: they become probabilities relative to the new running max. */
+    private static void online(float[] s, int so, int width, Scratch sc, int r, float[] o, int oo, int hdPad) {
         FloatVector mv = FloatVector.fromArray(FS, s, so);
-        for (int j = LANES; j < BK; j += LANES) {
+        for (int j = LANES; j < width; j += LANES) {
             mv = mv.max(FloatVector.fromArray(FS, s, so + j));
         }
         float blockMax = mv.reduceLanes(VectorOperators.MAX);
         float mOld = sc.m[r];
         float mNew = Math.max(mOld, blockMax);
         if (mNew == Float.NEGATIVE_INFINITY) {              // nothing visible yet in this row
-            Arrays.fill(s, so, so + BK, 0f);
+            Arrays.fill(s, so, so + width, 0f);
             return;
         }
         FloatVector shift = FloatVector.broadcast(FS, mNew);
         FloatVector sum = FloatVector.zero(FS);
-        for (int j = 0; j < BK; j += LANES) {
+        for (int j = 0; j < width; j += LANES) {
             FloatVector p = FastMath.exp(FloatVector.fromArray(FS, s, so + j).sub(shift));
             p.intoArray(s, so + j);
             sum = sum.add(p);
@@ -403,6 +452,11 @@ public final class Attention {
      * O's at o[oo + r·hdPad]: 4 rows of O are read and written whatever rows is, each only at its first hd columns.
      */
     static void accumulate(float[] p, int po, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int oo, int hdPad) {
+        accumulate(p, po, BK, rows, count, v, v0, vStride, hd, o, oo, hdPad);
+    }
+
+    /** As above, row r of P at p[po + r·ps]. */
+    static void accumulate(float[] p, int po, int ps, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int oo, int hdPad) {
         int c = 0;
         for (; c + 4 * LANES <= hd; c += 4 * LANES) {
             FloatVector a0 = FloatVector.fromArray(FS, o, oo + c), a1 = FloatVector.fromArray(FS, o, oo + c + LANES);
@@ -424,19 +478,19 @@ public final class Attention {
                 a2 = x2.fma(pa, a2);
                 a3 = x3.fma(pa, a3);
                 if (rows > 1) {
-                    FloatVector pb = FloatVector.broadcast(FS, p[po + BK + j]);
+                    FloatVector pb = FloatVector.broadcast(FS, p[po + ps + j]);
                     b0 = x0.fma(pb, b0);
                     b1 = x1.fma(pb, b1);
                     b2 = x2.fma(pb, b2);
                     b3 = x3.fma(pb, b3);
                     if (rows > 2) {
-                        FloatVector pc = FloatVector.broadcast(FS, p[po + 2 * BK + j]);
+                        FloatVector pc = FloatVector.broadcast(FS, p[po + 2 * ps + j]);
                         c0 = x0.fma(pc, c0);
                         c1 = x1.fma(pc, c1);
                         c2 = x2.fma(pc, c2);
                         c3 = x3.fma(pc, c3);
                         if (rows > 3) {
-                            FloatVector pd = FloatVector.broadcast(FS, p[po + 3 * BK + j]);
+                            FloatVector pd = FloatVector.broadcast(FS, p[po + 3 * ps + j]);
                             d0 = x0.fma(pd, d0);
                             d1 = x1.fma(pd, d1);
                             d2 = x2.fma(pd, d2);
@@ -463,7 +517,7 @@ public final class Attention {
             d2.intoArray(o, oo + 3 * hdPad + c + 2 * LANES);
             d3.intoArray(o, oo + 3 * hdPad + c + 3 * LANES);
         }
-        accumulateRest(p, po, rows, count, v, v0, vStride, hd, o, oo, hdPad, c);
+        accumulateRest(p, po, ps, rows, count, v, v0, vStride, hd, o, oo, hdPad, c);
     }
 
     /**
@@ -471,6 +525,11 @@ public final class Attention {
      * 16-register hosts), then single vectors and scalars for the rest of the head.
      */
     static void accumulateHalf(float[] p, int po, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int oo, int hdPad) {
+        accumulateHalf(p, po, BK, rows, count, v, v0, vStride, hd, o, oo, hdPad);
+    }
+
+    /** As above, row r of P at p[po + r·ps]. */
+    static void accumulateHalf(float[] p, int po, int ps, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o, int oo, int hdPad) {
         int c = 0;
         for (; c + 2 * LANES <= hd; c += 2 * LANES) {
             FloatVector a0 = FloatVector.fromArray(FS, o, oo + c), a1 = FloatVector.fromArray(FS, o, oo + c + LANES);
@@ -484,15 +543,15 @@ public final class Attention {
                 a0 = x0.fma(pa, a0);
                 a1 = x1.fma(pa, a1);
                 if (rows > 1) {
-                    FloatVector pb = FloatVector.broadcast(FS, p[po + BK + j]);
+                    FloatVector pb = FloatVector.broadcast(FS, p[po + ps + j]);
                     b0 = x0.fma(pb, b0);
                     b1 = x1.fma(pb, b1);
                     if (rows > 2) {
-                        FloatVector pc = FloatVector.broadcast(FS, p[po + 2 * BK + j]);
+                        FloatVector pc = FloatVector.broadcast(FS, p[po + 2 * ps + j]);
                         c0 = x0.fma(pc, c0);
                         c1 = x1.fma(pc, c1);
                         if (rows > 3) {
-                            FloatVector pd = FloatVector.broadcast(FS, p[po + 3 * BK + j]);
+                            FloatVector pd = FloatVector.broadcast(FS, p[po + 3 * ps + j]);
                             d0 = x0.fma(pd, d0);
                             d1 = x1.fma(pd, d1);
                         }
@@ -508,24 +567,24 @@ public final class Attention {
             d0.intoArray(o, oo + 3 * hdPad + c);
             d1.intoArray(o, oo + 3 * hdPad + c + LANES);
         }
-        accumulateRest(p, po, rows, count, v, v0, vStride, hd, o, oo, hdPad, c);
+        accumulateRest(p, po, ps, rows, count, v, v0, vStride, hd, o, oo, hdPad, c);
     }
 
     /**
      * Columns [c, hd) of an output tile, what both tile shapes leave: single vectors for head sizes that are not
      * whole tiles, then scalars for the last few columns.
      */
-    private static void accumulateRest(float[] p, int po, int rows, int count, float[] v, int v0, int vStride, int hd, float[] o,
-                                       int oo, int hdPad, int c) {
+    private static void accumulateRest(float[] p, int po, int ps, int rows, int count, float[] v, int v0, int vStride, int hd,
+                                       float[] o, int oo, int hdPad, int c) {
         for (; c + LANES <= hd; c += LANES) {               // head sizes that are not whole tiles: one vector
             FloatVector a = FloatVector.fromArray(FS, o, oo + c), b = FloatVector.fromArray(FS, o, oo + hdPad + c);
             FloatVector e = FloatVector.fromArray(FS, o, oo + 2 * hdPad + c), f = FloatVector.fromArray(FS, o, oo + 3 * hdPad + c);
             for (int j = 0, vj = v0 + c; j < count; j++, vj += vStride) {
                 FloatVector x = FloatVector.fromArray(FS, v, vj);
                 a = x.fma(FloatVector.broadcast(FS, p[po + j]), a);
-                b = x.fma(FloatVector.broadcast(FS, p[po + BK + j]), b);
-                e = x.fma(FloatVector.broadcast(FS, p[po + 2 * BK + j]), e);
-                f = x.fma(FloatVector.broadcast(FS, p[po + 3 * BK + j]), f);
+                b = x.fma(FloatVector.broadcast(FS, p[po + ps + j]), b);
+                e = x.fma(FloatVector.broadcast(FS, p[po + 2 * ps + j]), e);
+                f = x.fma(FloatVector.broadcast(FS, p[po + 3 * ps + j]), f);
             }
             a.intoArray(o, oo + c);
             b.intoArray(o, oo + hdPad + c);
@@ -536,7 +595,7 @@ public final class Attention {
             for (int j = 0; j < count; j++) {
                 float vv = v[v0 + j * vStride + c];
                 for (int r = 0; r < rows; r++) {
-                    o[oo + r * hdPad + c] += p[po + r * BK + j] * vv;
+                    o[oo + r * hdPad + c] += p[po + r * ps + j] * vv;
                 }
             }
         }

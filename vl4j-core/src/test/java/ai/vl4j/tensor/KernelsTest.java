@@ -241,6 +241,8 @@ class KernelsTest {
         // nq, past keys, heads, kv heads, head dim, causal
         int[][] cases = {{5, 4, 4, 2, 6, 1}, {1, 150, 4, 4, 64, 1}, {70, 0, 2, 2, 14, 1}, {37, 0, 3, 3, 16, 0},
                 {9, 0, 2, 1, 128, 0}, {130, 3, 2, 2, 64, 1},
+                // without a mask: several groups of query quads (the last partial), several wide key steps (the last partial)
+                {150, 0, 2, 2, 64, 0}, {70, 301, 2, 1, 16, 0},
                 // one query row (decode): the real head size, grouped kv heads, key counts off the vector width
                 {1, 639, 16, 16, 128, 1}, {1, 40, 4, 2, 128, 1}, {1, 5, 4, 2, 6, 1}, {1, 36, 2, 1, 14, 1}, {1, 19, 3, 3, 16, 0}};
         for (int[] c : cases) {
@@ -263,6 +265,31 @@ class KernelsTest {
             for (int i = 0; i < out.length; i++) {
                 assertEquals(ref[i], out[i], 1e-5, java.util.Arrays.toString(c) + " at " + i);
             }
+        }
+    }
+
+    /**
+     * Causal attention: each query row of a many-row call (several groups of quads, rows sharing a quad with others
+     * of other causal limits) is bit-identical to the same row attended alone, as a prompt cut at any row computes it.
+     */
+    @Test
+    void causalRowsAreTheSameAloneAsInAnyCall() {
+        Random rnd = new Random(12);
+        int nq = 133, past = 30, heads = 3, kvHeads = 1, hd = 20;
+        int nk = past + nq;
+        float[] q = random(rnd, nq * heads * hd);
+        float[] k = random(rnd, nk * kvHeads * hd);
+        float[] v = random(rnd, nk * kvHeads * hd);
+        float[] out = new float[nq * heads * hd];
+        Attention.Operand ko = new Attention.Operand(k, kvHeads * hd, 0);
+        Attention.Operand vo = new Attention.Operand(v, kvHeads * hd, 0);
+        Attention.multiHead(new Attention.Operand(q, heads * hd, 0), ko, vo, new Attention.Operand(out, heads * hd, 0), nq, nk, heads,
+                kvHeads, hd, 0.3f, past);
+        for (int i : new int[] {0, 1, 5, 63, 64, 67, 100, 132}) {
+            float[] alone = new float[heads * hd];
+            Attention.multiHead(new Attention.Operand(q, heads * hd, i * heads * hd), ko, vo, new Attention.Operand(alone, heads * hd, 0),
+                    1, past + i + 1, heads, kvHeads, hd, 0.3f, past + i);
+            assertArrayEquals(alone, java.util.Arrays.copyOfRange(out, i * heads * hd, (i + 1) * heads * hd), "row " + i);
         }
     }
 
@@ -327,11 +354,11 @@ class KernelsTest {
         }
     }
 
-    /** Additive score terms go in before the softmax, per (head, query, key). */
+    /** Additive score terms go in before the softmax, per (head, query, key), over several key steps and query groups. */
     @Test
     void attentionBiasIsAddedBeforeTheSoftmax() {
         Random rnd = new Random(9);
-        int n = 100, heads = 2, hd = 16;
+        int n = 300, heads = 2, hd = 16;
         float[] qkv = random(rnd, n * 3 * heads * hd);
         float[][][] table = new float[heads][n][n];
         for (float[][] t : table) {
