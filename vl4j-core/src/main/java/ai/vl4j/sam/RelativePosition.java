@@ -37,12 +37,7 @@ record RelativePosition(float[] qkv, int base, int stride, int headDim, int side
         int j = 0;
         while (j < count) {                              // one run of keys per grid row ky
             int run = Math.min(count - j, side - kx);
-            float h = terms[termsOff + ky];
-            int w = termsOff + side + kx;
-            int s = scoresOff + j;
-            for (int t = 0; t < run; t++) {
-                scores[s + t] += h + terms[w + t];
-            }
+            VectorMath.addInPlace(scores, scoresOff + j, terms[termsOff + ky], terms, termsOff + side + kx, run);
             j += run;
             ky++;
             kx = 0;

@@ -100,6 +100,22 @@ public final class VectorMath {
         }
     }
 
+    /**
+     * y[yOff + i] += c + x[xOff + i] for i &lt; n, the sum c + x rounded first (e.g. two additive score terms, one
+     * constant over the run, added to attention scores); the same value in a lane and in the scalar tail.
+     */
+    public static void addInPlace(float[] y, int yOff, float c, float[] x, int xOff, int n) {
+        int lanes = FS.length();
+        int i = 0;
+        for (; i <= n - lanes; i += lanes) {
+            FloatVector t = FloatVector.fromArray(FS, x, xOff + i).add(c);
+            FloatVector.fromArray(FS, y, yOff + i).add(t).intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) {
+            y[yOff + i] += c + x[xOff + i];
+        }
+    }
+
     /** y[i] += x[i] over the first n elements (residual connections). */
     public static void addInPlace(float[] y, float[] x, int n) {
         addInPlace(y, 0, x, 0, n);

@@ -483,6 +483,23 @@ class KernelsTest {
         }
     }
 
+    /** Adding a constant plus a run of terms to scores gives the scalar formula's bits, vector body and tail alike. */
+    @Test
+    void addingAConstantPlusTermsEqualsTheScalarFormula() {
+        Random rnd = new Random(14);
+        for (int n : new int[] {0, 1, 7, 64, 70}) {
+            float[] y = random(rnd, n + 5);
+            float[] x = random(rnd, n + 3);
+            float c = (float) rnd.nextGaussian();
+            float[] want = y.clone();
+            for (int i = 0; i < n; i++) {
+                want[2 + i] += c + x[3 + i];
+            }
+            VectorMath.addInPlace(y, 2, c, x, 3, n);
+            assertArrayEquals(want, y, "n=" + n);
+        }
+    }
+
     /** RoPE's rotate-half with vectors gives the scalar formula's bits (whole vectors and a scalar tail). */
     @Test
     void rotateHalfEqualsTheScalarFormula() {
