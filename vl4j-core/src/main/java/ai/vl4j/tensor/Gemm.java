@@ -134,7 +134,9 @@ final class Gemm {
      * <p>Threads take groups of up to {@link #GROUP} panels. For each block of KC along depth a group's panels are
      * packed together (≤ 192 KB), then rows of a are taken MC at a time (MC·KC floats of a, 120 KB, stay in L2)
      * against every panel of the group: a is read from L3 once per group instead of once per panel (1.1–2.5×
-     * on Zen 3 for 608–4096 rows; the SAM shapes with 4096 rows were bound by that traffic).
+     * on Zen 3 for 608–4096 rows; the SAM shapes with 4096 rows were bound by that traffic). Where there are fewer
+     * groups than two per thread (a narrow output), each group's rows are also cut into a few parts (about MC rows or more
+     * each), each part a task of its own that packs the group's panels for itself; the sums are the same.
      */
     static void multiply(float[] a, int n, int depth, PanelSource b, int m, float[] bias, Start start, float[] out) {
         int panels = (m + NR - 1) / NR;
