@@ -164,7 +164,9 @@ final class DnnlBackend implements ComputeBackend {
         if (w instanceof Tensor t && t.dtype() == DType.F32) {
             // a heap view (a parameter in training: it changes between products), copied each time, never packed
             MemorySegment seg = wei.get((long) w.rows() * w.cols());
-            MemorySegment.copy(t.data(), 0, seg, 0, 4L * w.rows() * w.cols());
+            MemorySegment from = t.data();
+            Parallel.forRange(0, (int) ((long) w.rows() * w.cols()), 1 << 18,
+                    (lo, hi) -> MemorySegment.copy(from, 4L * lo, seg, 4L * lo, 4L * (hi - lo)));
             return seg;
         }
         MemorySegment p = packed.get(w);
