@@ -4,6 +4,7 @@ import ai.vl4j.nn.ConvTranspose2d;
 import ai.vl4j.nn.LayerNorm;
 import ai.vl4j.safetensors.Weights;
 import ai.vl4j.tensor.Activations;
+import ai.vl4j.tensor.Parallel;
 
 /**
  * SAM's mask decoder (official {@code MaskDecoder}), spec SAM §4:
@@ -229,23 +230,25 @@ public final class MaskDecoder {
         int low = side * k1 * k2;
         int plane = low * low;
         int pixels = side * side * k1 * k1;
-        for (int j = 0; j < count; j++) {
-            for (int ky2 = 0; ky2 < k2; ky2++) {
-                for (int kx2 = 0; kx2 < k2; kx2++) {
-                    int from = (j * k2 * k2 + ky2 * k2 + kx2) * pixels;
-                    int r = 0;
-                    for (int py = 0; py < side; py++) {
-                        for (int px = 0; px < side; px++) {
-                            for (int ky1 = 0; ky1 < k1; ky1++) {
-                                int row = to + j * plane + ((py * k1 + ky1) * k2 + ky2) * low;
-                                for (int kx1 = 0; kx1 < k1; kx1++, r++) {
-                                    lowRes[row + (px * k1 + kx1) * k2 + kx2] = perPixel[from + r];
-                                }
+        // one unit per (mask, second patch pixel): each writes its own 1/k2² of one map's pixels
+        Parallel.forRange(0, count * k2 * k2, 1, (lo, hi) -> {
+            for (int unit = lo; unit < hi; unit++) {
+                int j = unit / (k2 * k2);
+                int ky2 = unit % (k2 * k2) / k2;
+                int kx2 = unit % k2;
+                int from = unit * pixels;
+                int r = 0;
+                for (int py = 0; py < side; py++) {
+                    for (int px = 0; px < side; px++) {
+                        for (int ky1 = 0; ky1 < k1; ky1++) {
+                            int row = to + j * plane + ((py * k1 + ky1) * k2 + ky2) * low;
+                            for (int kx1 = 0; kx1 < k1; kx1++, r++) {
+                                lowRes[row + (px * k1 + kx1) * k2 + kx2] = perPixel[from + r];
                             }
                         }
                     }
                 }
             }
-        }
+        });
     }
 }
