@@ -39,7 +39,7 @@ public final class Activations {
                     FastMath.geluBiased(x, xOff + i * n + c0, bias[biasOff + i], g, i * block, width);
                 }
                 for (int j = 0; j < m; j++) {
-                    FastMath.combine(g, block, k, w, j * k, out, outOff + j * outStride + c0, width);
+                    VectorMath.combine(g, 0, block, k, w, j * k, out, outOff + j * outStride + c0, width);
                 }
             }
         });

@@ -400,18 +400,7 @@ public final class Attention {
 
     /** One query row's scores against a key block, its tile at k0 (d's sum in order: decode reads the same values). */
     static void scores1(float[] q, int qo, int hd, float[] kT, int k0, float[] s, int so) {
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        for (int d = 0, kk = k0; d < hd; d++, kk += BK) {
-            FloatVector x = FloatVector.broadcast(FS, q[qo + d]);
-            a0 = FloatVector.fromArray(FS, kT, kk).fma(x, a0);
-            a1 = FloatVector.fromArray(FS, kT, kk + LANES).fma(x, a1);
-            a2 = FloatVector.fromArray(FS, kT, kk + 2 * LANES).fma(x, a2);
-            a3 = FloatVector.fromArray(FS, kT, kk + 3 * LANES).fma(x, a3);
-        }
-        a0.intoArray(s, so);
-        a1.intoArray(s, so + LANES);
-        a2.intoArray(s, so + 2 * LANES);
-        a3.intoArray(s, so + 3 * LANES);
+        VectorMath.combine(kT, k0, BK, hd, q, qo, s, so, BK);
     }
 
     /** Online-softmax step for one row of width scores: they become probabilities relative to the new running max. */

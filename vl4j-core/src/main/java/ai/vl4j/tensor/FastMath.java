@@ -108,43 +108,6 @@ public final class FastMath {
         }
     }
 
-    /**
-     * out[to + c] = Σ_{i &lt; k} w[wOff + i]·g[i·stride + c] for c &lt; count: a weighted sum of k rows, one fused
-     * multiply-add chain per column in i order.
-     */
-    static void combine(float[] g, int stride, int k, float[] w, int wOff, float[] out, int to, int count) {
-        int lanes = FS.length();
-        int c = 0;
-        for (; c <= count - 4 * lanes; c += 4 * lanes) {          // four columns' vectors: four independent chains
-            FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-            for (int i = 0, r = c; i < k; i++, r += stride) {
-                FloatVector wi = FloatVector.broadcast(FS, w[wOff + i]);
-                a0 = FloatVector.fromArray(FS, g, r).fma(wi, a0);
-                a1 = FloatVector.fromArray(FS, g, r + lanes).fma(wi, a1);
-                a2 = FloatVector.fromArray(FS, g, r + 2 * lanes).fma(wi, a2);
-                a3 = FloatVector.fromArray(FS, g, r + 3 * lanes).fma(wi, a3);
-            }
-            a0.intoArray(out, to + c);
-            a1.intoArray(out, to + c + lanes);
-            a2.intoArray(out, to + c + 2 * lanes);
-            a3.intoArray(out, to + c + 3 * lanes);
-        }
-        for (; c <= count - lanes; c += lanes) {
-            FloatVector acc = FloatVector.zero(FS);
-            for (int i = 0; i < k; i++) {
-                acc = FloatVector.fromArray(FS, g, i * stride + c).fma(FloatVector.broadcast(FS, w[wOff + i]), acc);
-            }
-            acc.intoArray(out, to + c);
-        }
-        for (; c < count; c++) {
-            float acc = 0f;
-            for (int i = 0; i < k; i++) {
-                acc = Math.fma(g[i * stride + c], w[wOff + i], acc);
-            }
-            out[to + c] = acc;
-        }
-    }
-
     /** Exact-erf GELU of each lane of v. */
     static FloatVector gelu(FloatVector v) {
         FloatVector half = v.mul(0.5f);

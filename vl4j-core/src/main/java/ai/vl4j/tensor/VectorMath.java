@@ -36,6 +36,43 @@ public final class VectorMath {
     }
 
     /**
+     * out[to + c] = Σ_{i &lt; k} w[wOff + i]·g[gOff + i·stride + c] for c &lt; count: a weighted sum of k rows (each
+     * weight broadcast, vectors along the columns), one fused multiply-add chain per column in i order from zero.
+     */
+    static void combine(float[] g, int gOff, int stride, int k, float[] w, int wOff, float[] out, int to, int count) {
+        int lanes = FS.length();
+        int c = 0;
+        for (; c <= count - 4 * lanes; c += 4 * lanes) {          // four columns' vectors: four independent chains
+            FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
+            for (int i = 0, r = gOff + c; i < k; i++, r += stride) {
+                FloatVector wi = FloatVector.broadcast(FS, w[wOff + i]);
+                a0 = FloatVector.fromArray(FS, g, r).fma(wi, a0);
+                a1 = FloatVector.fromArray(FS, g, r + lanes).fma(wi, a1);
+                a2 = FloatVector.fromArray(FS, g, r + 2 * lanes).fma(wi, a2);
+                a3 = FloatVector.fromArray(FS, g, r + 3 * lanes).fma(wi, a3);
+            }
+            a0.intoArray(out, to + c);
+            a1.intoArray(out, to + c + lanes);
+            a2.intoArray(out, to + c + 2 * lanes);
+            a3.intoArray(out, to + c + 3 * lanes);
+        }
+        for (; c <= count - lanes; c += lanes) {
+            FloatVector acc = FloatVector.zero(FS);
+            for (int i = 0; i < k; i++) {
+                acc = FloatVector.fromArray(FS, g, gOff + i * stride + c).fma(FloatVector.broadcast(FS, w[wOff + i]), acc);
+            }
+            acc.intoArray(out, to + c);
+        }
+        for (; c < count; c++) {
+            float acc = 0f;
+            for (int i = 0; i < k; i++) {
+                acc = Math.fma(g[gOff + i * stride + c], w[wOff + i], acc);
+            }
+            out[to + c] = acc;
+        }
+    }
+
+    /**
      * The sum of a vector's lanes in one fixed order, a tree of halves: for 8 lanes ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)).
      * {@code reduceLanes(ADD)} leaves the order open, and C2's order differs from the interpreter's, so a sum would
      * depend on the JIT tier its method runs in; every reduction whose result must not change (decode, batched or
