@@ -167,6 +167,7 @@ final class BenchCommand implements Callable<Integer> {
         ComputeBackend backend = Backends.active();
         obj.put("backend", backend.name());
         obj.put("backend_detail", backend.describe());
+        obj.put("compute", Backends.bf16Inputs() ? "bf16" : "f32");
         if (Backends.dnnlIsa() != null) {
             obj.put("dnnl_isa", Backends.dnnlIsa());
             obj.put("dnnl_packed_mb", Backends.dnnlPackedBytes() >> 20);

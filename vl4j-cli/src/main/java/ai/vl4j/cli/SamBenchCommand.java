@@ -5,6 +5,7 @@ import ai.vl4j.image.ImageLoader;
 import ai.vl4j.image.RgbImage;
 import ai.vl4j.sam.AutomaticMaskGenerator;
 import ai.vl4j.sam.Sam;
+import ai.vl4j.tensor.Backends;
 import ai.vl4j.tensor.Parallel;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
@@ -48,6 +49,13 @@ final class SamBenchCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--backend", paramLabel = "B", description = "What multiplies matrices of many rows: auto (default), java or dnnl.")
+    String backend;
+
+    @Option(names = "--compute", paramLabel = "P", description = "Precision of those products' inputs: f32 (default) or bf16 "
+            + "(where oneDNN has a bfloat16 dot product).")
+    String computePrecision;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -62,6 +70,9 @@ final class SamBenchCommand implements Callable<Integer> {
             }
             Parallel.setThreads(threads);
         }
+        Backends.Compute precision = computePrecision == null ? Backends.defaultCompute() : Backends.Compute.parse(computePrecision);
+        Backends.select(backend == null ? Backends.defaultChoice() : Backends.Choice.parse(backend), Streams.err()::println);
+        Backends.selectCompute(precision, Streams.err()::println);
         AutomaticMaskGenerator.Options d = AutomaticMaskGenerator.Options.DEFAULTS;
         AutomaticMaskGenerator.Options amg = new AutomaticMaskGenerator.Options(pointsPerSide, pointsPerBatch, predIouThresh,
                 stabilityScoreThresh, d.stabilityScoreOffset(), d.boxNmsThresh(), d.cropNLayers(), d.cropNmsThresh(),
@@ -80,6 +91,8 @@ final class SamBenchCommand implements Callable<Integer> {
                 Map<String, Object> obj = new LinkedHashMap<>();
                 obj.put("model", model);
                 obj.put("threads", Parallel.threads());
+                obj.put("backend", Backends.active().name());
+                obj.put("compute", Backends.bf16Inputs() ? "bf16" : "f32");
                 obj.put("image", new int[] {r.height(), r.width()});
                 obj.put("runs", runs);
                 obj.put("prompts", prompts);

@@ -35,17 +35,48 @@ public final class Backends {
         }
     }
 
+    /** The choices of --compute: the precision of the inputs of the products of many rows. */
+    public enum Compute {
+        /** float32 inputs (the default: every fixture at its tolerance). */
+        F32,
+        /** bfloat16 inputs, float32 sums, where oneDNN has a bfloat16 dot product (else float32, said once). */
+        BF16;
+
+        /** "f32" or "bf16" (any case). */
+        public static Compute parse(String s) {
+            for (Compute c : values()) {
+                if (c.name().equalsIgnoreCase(s.trim())) {
+                    return c;
+                }
+            }
+            throw new IllegalArgumentException("--compute must be f32 or bf16, got " + s);
+        }
+    }
+
     private static volatile ComputeBackend active;
+    private static volatile boolean bf16Inputs;
     private static final Map<String, Object> LOADED = new HashMap<>();   // library path ("" = by name) → backend or problem
     private static String reason = "";
 
     private Backends() {
     }
 
-    /** The backend in effect; the first call chooses by the system property or environment (auto by default). */
+    /**
+     * The backend in effect; the first call chooses by the system property or environment (auto by default), and the
+     * precision likewise ({@link #defaultCompute()}).
+     */
     public static ComputeBackend active() {
         ComputeBackend b = active;
-        return b != null ? b : select(defaultChoice());
+        if (b != null) {
+            return b;
+        }
+        synchronized (Backends.class) {
+            if (active == null) {
+                select(defaultChoice());
+                selectCompute(defaultCompute(), System.err::println);
+            }
+            return active;
+        }
     }
 
     /** Chooses the backend for the rest of the process and returns it; a fallback is said in one line on stderr. */
@@ -81,8 +112,54 @@ public final class Backends {
                 yield JavaBackend.INSTANCE;
             }
         };
+        if (active instanceof DnnlBackend old && old != b) {
+            old.bf16Inputs(false);
+        }
         active = b;
+        bf16Inputs = b instanceof DnnlBackend d && d.bf16Inputs();
         return b;
+    }
+
+    /**
+     * Sets the precision of the products of many rows' inputs for the rest of the process (after the backend is
+     * chosen). bfloat16 is taken where the backend in effect is oneDNN with a bfloat16 dot product (AVX512-BF16 or
+     * AMX), where it runs about twice as fast as float32; elsewhere the products stay float32 and warn says why (one
+     * line). Returns the precision in effect.
+     */
+    public static synchronized Compute selectCompute(Compute compute, Consumer<String> warn) {
+        ComputeBackend b = active();
+        if (compute == Compute.BF16) {
+            if (!(b instanceof DnnlBackend d)) {
+                warn.accept("vl4j: --compute bf16 needs the oneDNN backend (in effect: " + b.name() + "); computing in float32");
+            } else if (!d.bf16Inputs(true)) {
+                warn.accept("vl4j: --compute bf16 needs a CPU with a bfloat16 dot product (oneDNN's ISA here: "
+                        + d.library().isa() + "); computing in float32");
+            }
+        } else if (b instanceof DnnlBackend d) {
+            d.bf16Inputs(false);
+        }
+        bf16Inputs = b instanceof DnnlBackend d && d.bf16Inputs();
+        return bf16Inputs ? Compute.BF16 : Compute.F32;
+    }
+
+    /**
+     * True while the products of many rows take bfloat16 inputs ({@link #selectCompute}): a prompt's rows then go to
+     * the backend too, whose sums may be taken in an order that follows the number of rows.
+     */
+    public static boolean bf16Inputs() {
+        if (active == null) {
+            active();
+        }
+        return bf16Inputs;
+    }
+
+    /** The precision without --compute: the system property vl4j.compute, else VL4J_COMPUTE, else f32. */
+    public static Compute defaultCompute() {
+        String s = System.getProperty("vl4j.compute");
+        if (s == null || s.isBlank()) {
+            s = System.getenv("VL4J_COMPUTE");
+        }
+        return s == null || s.isBlank() ? Compute.F32 : Compute.parse(s);
     }
 
     /** One line for --verbose: the backend in effect, why, and what it runs on. */

@@ -44,7 +44,17 @@ final class Dnnl {
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final long DESC_BYTES = 8192;        // ≥ sizeof(dnnl_memory_desc_t), sizeof(dnnl_matmul_desc_t) of 2.x
-    private static final int F32 = 3;                   // dnnl_f32
+    /** The element types handed to oneDNN (dnnl_data_type_t). */
+    enum Type {
+        BF16(2), F32(3);
+
+        final int code;
+
+        Type(int code) {
+            this.code = code;
+        }
+    }
+
     private static final int ENGINE_CPU = 1;            // dnnl_cpu
     private static final int STREAM_DEFAULT_FLAGS = 0x1; // dnnl_stream_default_flags (in order)
     private static final int QUERY_IMPL_INFO_STR = 8;   // dnnl_query_impl_info_str
@@ -253,6 +263,11 @@ final class Dnnl {
         return (isa & 0x7) == 0x7;
     }
 
+    /** True where oneDNN's kernels have a bfloat16 dot product (AVX512-BF16 or AMX): bfloat16 inputs then pay. */
+    boolean hasBf16Dot() {
+        return isa == 0xe7 || isa == 0x3e7;
+    }
+
     /** The threading runtime oneDNN was built with. */
     String runtime() {
         return switch (cpuRuntime) {
@@ -280,11 +295,20 @@ final class Dnnl {
      * given strides (elements); dst row-major. With {@code accumulate}, dst's old values are added (a sum post-op).
      */
     Matmul matmul(long mRows, long kDepth, long nCols, long[] srcStrides, long[] weiStrides, boolean bias, boolean accumulate) {
+        return matmul(mRows, kDepth, nCols, Type.F32, srcStrides, Type.F32, weiStrides, bias, accumulate);
+    }
+
+    /**
+     * As above with src and weights of the given types (bfloat16 × bfloat16 products summed in float32, where the
+     * ISA has them); bias and dst stay float32. Throws where oneDNN has no implementation for the types on this CPU.
+     */
+    Matmul matmul(long mRows, long kDepth, long nCols, Type srcType, long[] srcStrides, Type weiType, long[] weiStrides,
+                  boolean bias, boolean accumulate) {
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment srcMd = desc(tmp, new long[] {mRows, kDepth}, srcStrides);
-            MemorySegment weiMd = desc(tmp, new long[] {kDepth, nCols}, weiStrides);
-            MemorySegment dstMd = desc(tmp, new long[] {mRows, nCols}, new long[] {nCols, 1});
-            MemorySegment biasMd = bias ? desc(tmp, new long[] {1, nCols}, new long[] {nCols, 1}) : MemorySegment.NULL;
+            MemorySegment srcMd = desc(tmp, new long[] {mRows, kDepth}, srcType, srcStrides);
+            MemorySegment weiMd = desc(tmp, new long[] {kDepth, nCols}, weiType, weiStrides);
+            MemorySegment dstMd = desc(tmp, new long[] {mRows, nCols}, Type.F32, new long[] {nCols, 1});
+            MemorySegment biasMd = bias ? desc(tmp, new long[] {1, nCols}, Type.F32, new long[] {nCols, 1}) : MemorySegment.NULL;
             MemorySegment op = tmp.allocate(DESC_BYTES, 64);
             check("dnnl_matmul_desc_init", (int) matmulDescInit.invokeExact(op, srcMd, weiMd, biasMd, dstMd));
             MemorySegment attr = MemorySegment.NULL;
@@ -321,11 +345,11 @@ final class Dnnl {
         }
     }
 
-    private MemorySegment desc(Arena tmp, long[] dims, long[] strides) throws Throwable {
+    private MemorySegment desc(Arena tmp, long[] dims, Type type, long[] strides) throws Throwable {
         MemorySegment md = tmp.allocate(DESC_BYTES, 64);
         MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
         MemorySegment s = tmp.allocateFrom(JAVA_LONG, strides);
-        check("dnnl_memory_desc_init_by_strides", (int) memoryDescInitByStrides.invokeExact(md, dims.length, d, F32, s));
+        check("dnnl_memory_desc_init_by_strides", (int) memoryDescInitByStrides.invokeExact(md, dims.length, d, type.code, s));
         return md;
     }
 

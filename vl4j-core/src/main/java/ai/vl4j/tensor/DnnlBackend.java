@@ -9,17 +9,23 @@ import java.util.TreeSet;
 import java.util.WeakHashMap;
 
 /**
- * The oneDNN backend: float32 matmul primitives, created once per shape and thread count and kept (least
- * recently used first out), run on vl4j's thread count.
+ * The oneDNN backend: matmul primitives, created once per shape and thread count and kept (least recently used
+ * first out), run on vl4j's thread count.
  *
  * <p>What is handed over how. A float32 weight stored in the checkpoint is passed as the memory-mapped segment
- * itself, W [m, k] read as Wᵀ through its strides: no copy. oneDNN 2.x multiplies float32 by float32 only, so a
- * BF16 or F16 weight is widened to float32 once and the copy kept ("packed"; {@link #packedBytes()} reports
- * the memory this costs: twice the stored size) while the budget allows ({@code VL4J_DNNL_PACK_MB}, default
- * none), else widened into a scratch buffer on every product. A heap weight
+ * itself, W [m, k] read as Wᵀ through its strides: no copy. oneDNN 2.x multiplies float32 by float32 or bfloat16
+ * by bfloat16 (no mixed pairs), so with float32 inputs a BF16 or F16 weight is widened to float32 once and the
+ * copy kept ("packed"; {@link #packedBytes()} reports the memory this costs: twice the stored size) while the
+ * budget allows ({@code VL4J_DNNL_PACK_MB}, default none), else widened into a scratch buffer on every product. A heap weight
  * ({@link FloatMatrix}, changed by training between products) and the activations (Java arrays, which the
  * garbage collector may move) are copied into native buffers and the result back: O(n·(k + m)) copies around
  * O(n·k·m) arithmetic. Quantized weights go to {@link JavaBackend}.
+ *
+ * <p>With bfloat16 inputs ({@code --compute bf16}, {@link #bf16Inputs(boolean)}; only where oneDNN has a bfloat16
+ * dot product) a stored weight's forward product multiplies bfloat16 by bfloat16 and sums in float32, at twice
+ * the float32 rate: the activations are rounded to bfloat16 (to nearest, ties to even) on the way in, a BF16 weight
+ * is read in place, and an F32 or F16 weight is rounded to bfloat16 once and the copy kept (half its float32 size;
+ * reported with the packed bytes). Trained weights, on the heap, and the backward products stay float32.
  *
  * <p>One product at a time (each uses every thread): the methods are synchronized.
  */
@@ -31,11 +37,13 @@ final class DnnlBackend implements ComputeBackend {
     private final long packBudget;
     private final Map<Key, Dnnl.Matmul> primitives = new LinkedHashMap<>(64, 0.75f, true);
     private final Map<WeightMatrix, MemorySegment> packed = new WeakHashMap<>();
+    private final Map<WeightMatrix, MemorySegment> bf16Copies = new WeakHashMap<>();
     private final TreeSet<String> impls = new TreeSet<>();
     private final Scratch src = new Scratch(), wei = new Scratch(), bias = new Scratch(), dst = new Scratch();
     private long packedBytes;
+    private boolean bf16;
 
-    private enum Op { FORWARD, BACKWARD_INPUT, BACKWARD_WEIGHT }
+    private enum Op { FORWARD, FORWARD_BF16, BACKWARD_INPUT, BACKWARD_WEIGHT }
 
     private record Key(Op op, int n, int k, int m, boolean bias, int threads) {
     }
@@ -52,18 +60,35 @@ final class DnnlBackend implements ComputeBackend {
 
     @Override
     public synchronized String describe() {
-        return "dnnl (oneDNN " + dnnl.version() + ", " + dnnl.runtime() + ", ISA " + dnnl.isa()
+        return "dnnl (oneDNN " + dnnl.version() + ", " + dnnl.runtime() + ", ISA " + dnnl.isa() + (bf16 ? ", bf16 inputs" : "")
                 + (impls.isEmpty() ? "" : ", matmul " + String.join(" ", impls))
-                + (packedBytes == 0 ? "" : String.format(java.util.Locale.ROOT, ", %d MB of weights packed to float32", packedBytes >> 20)) + ")";
+                + (packedBytes == 0 ? "" : String.format(java.util.Locale.ROOT, ", %d MB of weights copied for it", packedBytes >> 20)) + ")";
     }
 
     Dnnl library() {
         return dnnl;
     }
 
-    /** Native memory held by float32 copies of 16-bit weights. */
+    /** Native memory held by float32 copies of 16-bit weights and bfloat16 copies of F32/F16 ones. */
     synchronized long packedBytes() {
         return packedBytes;
+    }
+
+    /**
+     * Sets whether stored weights' forward products take bfloat16 inputs; refused (false returned, nothing
+     * changed) where oneDNN has no bfloat16 dot product on this CPU, where it would run slower than float32.
+     */
+    synchronized boolean bf16Inputs(boolean on) {
+        if (on && !dnnl.hasBf16Dot()) {
+            return false;
+        }
+        bf16 = on;
+        return true;
+    }
+
+    /** True while forward products of stored weights take bfloat16 inputs. */
+    synchronized boolean bf16Inputs() {
+        return bf16;
     }
 
     /**
@@ -93,6 +118,10 @@ final class DnnlBackend implements ComputeBackend {
         }
         int k = w.cols();
         int m = w.rows();
+        if (bf16 && w instanceof Tensor t && t.data().isNative()) {
+            linearBf16(x, n, t, b, out);
+            return;
+        }
         // src x [n, k]; weights Wᵀ [k, m] = W [m, k] read with strides (1, k); dst [n, m]
         Dnnl.Matmul mm = primitive(new Key(Op.FORWARD, n, k, m, b != null, Parallel.threads()),
                 key -> dnnl.matmul(n, k, m, new long[] {k, 1}, new long[] {1, k}, b != null, false));
@@ -101,6 +130,53 @@ final class DnnlBackend implements ComputeBackend {
         MemorySegment os = dst.get((long) n * m);
         mm.run(xs, weights(w), bs, os);
         copyOut(os, out, (long) n * m);
+    }
+
+    /** out = bf16(x) · bf16(W)ᵀ + b, summed in float32: x rounded on the way in, W as stored or its bfloat16 copy. */
+    private void linearBf16(float[] x, int n, Tensor w, float[] b, float[] out) {
+        int k = w.cols();
+        int m = w.rows();
+        Dnnl.Matmul mm = primitive(new Key(Op.FORWARD_BF16, n, k, m, b != null, Parallel.threads()),
+                key -> dnnl.matmul(n, k, m, Dnnl.Type.BF16, new long[] {k, 1}, Dnnl.Type.BF16, new long[] {1, k}, b != null, false));
+        MemorySegment xs = src.get(((long) n * k + 1) / 2);
+        Parallel.forRange(0, n, Math.max(1, 65536 / k), (lo, hi) -> {
+            for (int r = lo; r < hi; r++) {
+                Widen.floatToBf16(x, r * k, xs, 2L * r * k, k);
+            }
+        });
+        MemorySegment bs = b == null ? null : copyIn(bias, b, m);
+        MemorySegment os = dst.get((long) n * m);
+        mm.run(xs, bf16Weights(w), bs, os);
+        copyOut(os, out, (long) n * m);
+    }
+
+    /** W [m, k] as bfloat16: the stored segment itself (BF16), or a copy rounded once and kept. */
+    private MemorySegment bf16Weights(Tensor w) {
+        if (w.dtype() == DType.BF16) {
+            return w.data();
+        }
+        MemorySegment p = bf16Copies.get(w);
+        if (p == null) {
+            int k = w.cols();
+            p = Arena.ofAuto().allocate(2L * w.rows() * k, 64);
+            MemorySegment to = p;
+            Parallel.forRange(0, w.rows(), Math.max(1, 65536 / k), (lo, hi) -> {
+                float[] row = new float[k];
+                for (int r = lo; r < hi; r++) {
+                    w.rowToFloat(r, 0, k, row, 0);
+                    Widen.floatToBf16(row, 0, to, 2L * r * k, k);
+                }
+            });
+            bf16Copies.put(w, p);
+            packedBytes = heldBytes();
+        }
+        return p;
+    }
+
+    /** The native copies of weights still referenced (those of weights gone are freed with them). */
+    private long heldBytes() {
+        return packed.values().stream().mapToLong(MemorySegment::byteSize).sum()
+                + bf16Copies.values().stream().mapToLong(MemorySegment::byteSize).sum();
     }
 
     @Override
@@ -174,7 +250,7 @@ final class DnnlBackend implements ComputeBackend {
             return p;
         }
         long bytes = 4L * w.rows() * w.cols();
-        packedBytes = packed.values().stream().mapToLong(MemorySegment::byteSize).sum();   // copies of weights gone are freed
+        packedBytes = heldBytes();
         if (packedBytes + bytes <= packBudget) {
             p = Arena.ofAuto().allocate(bytes, 64);
             widen(w, p);

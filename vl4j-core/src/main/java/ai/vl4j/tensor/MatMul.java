@@ -14,7 +14,8 @@ package ai.vl4j.tensor;
  * each weight on every row of a batch from registers, and prefill's packing becomes a vector widening. The Java
  * kernels sum each output in an order that does not depend on the other rows, so a row's result depends only on
  * its kernel: a sequence decoded in a batch gets the bits it gets alone, and a prompt prefilled in pieces (or after
- * a cached prefix) the bits of one whole prefill. So a prompt's rows ({@link Regime#PREFILL}) always take {@link Gemm}; the other
+ * a cached prefix) the bits of one whole prefill. So a prompt's rows ({@link Regime#PREFILL}) take {@link Gemm} (unless
+ * bfloat16 inputs were asked for, {@link Backends#selectCompute}: then speed, not those bits, is the point); the other
  * products of many rows (the towers, convolutions, training) go to the {@link ComputeBackend} in effect
  * ({@link Backends#active()}), which may be oneDNN, whose blocking may follow the number of rows.
  */
@@ -56,7 +57,7 @@ public final class MatMul {
         if (streams(regime, n)) {
             RowKernel kernel = streamingKernel(x, n, k, w);
             Parallel.forRange(0, units(w), grain(w), (lo, hi) -> kernel.rows(w, bias, out, lo, hi));
-        } else if (regime == Regime.PREFILL) {
+        } else if (regime == Regime.PREFILL && !Backends.bf16Inputs()) {
             JavaBackend.INSTANCE.linear(x, n, w, bias, out);    // a prompt's rows: the same bits however it is cut
         } else {
             Backends.active().linear(x, n, w, bias, out);

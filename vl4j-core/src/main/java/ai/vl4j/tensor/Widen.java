@@ -51,6 +51,27 @@ public final class Widen {
         return (short) ((bits + rounding) >>> 16);
     }
 
+    /**
+     * Rounds n floats of src from srcOff to bfloat16 (nearest, ties to even; NaN stays NaN), written as little-endian
+     * 16-bit words into dst from byte dstByteOff: the same bits as {@link #floatToBf16(float)} element by element.
+     */
+    public static void floatToBf16(float[] src, int srcOff, MemorySegment dst, long dstByteOff, int n) {
+        int lanes = FS.length();
+        int i = 0;
+        for (; i <= n - lanes; i += lanes) {
+            IntVector bits = FloatVector.fromArray(FS, src, srcOff + i).reinterpretAsInts();
+            IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(1).add(0x7fff)).lanewise(VectorOperators.LSHR, 16);
+            VectorMask<Integer> nan = bits.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
+            if (nan.anyTrue()) {
+                rounded = rounded.blend(bits.lanewise(VectorOperators.LSHR, 16).or(0x40), nan);
+            }
+            ((ShortVector) rounded.convertShape(VectorOperators.I2S, SS, 0)).intoMemorySegment(dst, dstByteOff + 2L * i, ByteOrder.LITTLE_ENDIAN);
+        }
+        for (; i < n; i++) {
+            dst.set(I16_LE, dstByteOff + 2L * i, floatToBf16(src[srcOff + i]));
+        }
+    }
+
     /** One element, read from the segment at element index i. */
     public static float get(MemorySegment seg, DType dtype, long i) {
         return switch (dtype) {

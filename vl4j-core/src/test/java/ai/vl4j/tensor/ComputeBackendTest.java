@@ -140,6 +140,75 @@ class ComputeBackendTest {
         }
     }
 
+    /**
+     * With bfloat16 inputs, a stored weight's forward product is the product of x and W rounded to bfloat16 (each
+     * such product exact in float32) within the float32 summation bound; a trained (heap) weight's forward product
+     * and every backward product stay float32. Where oneDNN has no bfloat16 dot product (AVX2 hosts) the setting
+     * is refused and the products stay float32.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"F32", "F16", "BF16", "heap"})
+    void bf16InputsRoundXAndWAndSumInFloat32(String kind) {
+        DnnlBackend dnnl = dnnlOrSkip();
+        boolean on = dnnl.bf16Inputs(true);
+        assertEquals(dnnl.library().hasBf16Dot(), on, dnnl.describe());
+        assertEquals(on, dnnl.bf16Inputs());
+        boolean rounded = on && !kind.equals("heap");
+        for (int[] s : new int[][] {{608, 37, 29}, {130, 300, 531}, {4097, 64, 24}}) {
+            int n = s[0], k = s[1], m = s[2];
+            Case c = Case.random(kind, n, k, m, 23L * n + k);
+            float[] wm = widened(c.w);
+            float[] xr = c.x.clone();
+            if (rounded) {
+                for (int i = 0; i < wm.length; i++) {
+                    wm[i] = Widen.bf16ToFloat(Widen.floatToBf16(wm[i]));
+                }
+                for (int i = 0; i < xr.length; i++) {
+                    xr[i] = Widen.bf16ToFloat(Widen.floatToBf16(xr[i]));
+                }
+            }
+            Products got = c.run(dnnl);
+            String what = "bf16 " + on + " " + kind + " " + n + "x" + k + "x" + m;
+            assertWithinBound(what + " linear", got.out, n, m, k, (i, r, j) -> (double) xr[i * k + j] * wm[r * k + j], (i, r) -> c.bias[r]);
+            float[] w32 = widened(c.w);
+            assertWithinBound(what + " backwardInput", got.dx, n, k, m, (i, j, r) -> (double) c.dy[i * m + r] * w32[r * k + j], (i, j) -> 0);
+            assertWithinBound(what + " backwardWeight", got.dw, m, k, n, (r, j, i) -> (double) c.dy[i * m + r] * c.x[i * k + j],
+                    (r, j) -> c.dw0[r * k + j]);
+            if (rounded) {
+                // and it is not the float32 product: the rounding shows (these inputs are not all bfloat16 values)
+                float[] exact = new float[n * m];
+                JavaBackend.INSTANCE.linear(c.x, n, c.w, c.bias, exact);
+                double worst = 0;
+                for (int i = 0; i < exact.length; i++) {
+                    worst = Math.max(worst, Math.abs(exact[i] - got.out[i]));
+                }
+                assertTrue(worst > 1e-4, what + ": no bfloat16 rounding seen");
+            }
+        }
+        dnnl.bf16Inputs(false);
+        assertFalse(dnnl.bf16Inputs());
+    }
+
+    /** --compute bf16 without oneDNN (or without a bfloat16 dot) stays float32 and says so in one line. */
+    @Test
+    void bf16ComputeFallsBackWithOneLine() {
+        ComputeBackend before = Backends.active();
+        boolean wasBf16 = Backends.bf16Inputs();
+        try {
+            List<String> lines = new ArrayList<>();
+            Backends.select(Backends.Choice.JAVA, lines::add);
+            assertEquals(Backends.Compute.F32, Backends.selectCompute(Backends.Compute.BF16, lines::add));
+            assertFalse(Backends.bf16Inputs());
+            assertEquals(List.of("vl4j: --compute bf16 needs the oneDNN backend (in effect: java); computing in float32"), lines);
+            assertEquals(Backends.Compute.BF16, Backends.Compute.parse("BF16"));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.Compute.parse("fp8"));
+            assertEquals("--compute must be f32 or bf16, got fp8", e.getMessage());
+        } finally {
+            restore(before);
+            Backends.selectCompute(wasBf16 ? Backends.Compute.BF16 : Backends.Compute.F32, line -> { });
+        }
+    }
+
     /** The products of the quantized kinds, which oneDNN hands to the Java kernels, are the Java ones exactly. */
     @Test
     void dnnlLeavesQuantizedWeightsToJava() {

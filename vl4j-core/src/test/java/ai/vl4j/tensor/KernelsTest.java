@@ -312,6 +312,39 @@ class KernelsTest {
         assertEquals(0f, out[98]);
     }
 
+    /**
+     * Rounding an array to bfloat16 (vector body, scalar tail, offsets) gives the bits of one value at a time:
+     * ties to even both ways, NaN kept a NaN, infinities, signed zeros, subnormals, values that round up to infinity.
+     */
+    @Test
+    void floatArraysRoundToBf16AsOneValueAtATime() {
+        Random rnd = new Random(9);
+        float[] src = new float[203];
+        for (int i = 0; i < src.length; i++) {
+            src[i] = switch (i % 5) {
+                case 0 -> (float) rnd.nextGaussian();
+                case 1 -> Float.intBitsToFloat(rnd.nextInt());                          // any bits: NaNs, subnormals, huge
+                case 2 -> Float.intBitsToFloat((rnd.nextInt() & 0xffff0000) | 0x8000);  // an exact tie
+                case 3 -> (float) rnd.nextGaussian() * 1e-39f;
+                default -> (float) rnd.nextGaussian() * 1e30f;
+            };
+        }
+        float[] special = {Float.NaN, Float.intBitsToFloat(0x7f800001), Float.intBitsToFloat(0xffc00000), Float.POSITIVE_INFINITY,
+                Float.NEGATIVE_INFINITY, 0f, -0f, Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE, Float.intBitsToFloat(0x3f808000),
+                Float.intBitsToFloat(0x3f818000)};
+        System.arraycopy(special, 0, src, 40, special.length);
+        java.lang.foreign.MemorySegment dst = java.lang.foreign.Arena.ofAuto().allocate(2L * 220);
+        Widen.floatToBf16(src, 3, dst, 2L * 5, 197);
+        for (int i = 0; i < 197; i++) {
+            assertEquals(Widen.floatToBf16(src[3 + i]), dst.get(Widen.I16_LE, 2L * (5 + i)), "value " + i + ": " + src[3 + i]);
+        }
+        assertEquals(0, dst.get(Widen.I16_LE, 2L * 4));
+        assertEquals(0, dst.get(Widen.I16_LE, 2L * 202));
+        assertEquals((short) 0x3f80, Widen.floatToBf16(Float.intBitsToFloat(0x3f808000)));   // tie to the even 0x3f80
+        assertEquals((short) 0x3f82, Widen.floatToBf16(Float.intBitsToFloat(0x3f818000)));   // tie to the even 0x3f82
+        assertTrue(Float.isNaN(Widen.bf16ToFloat(Widen.floatToBf16(Float.intBitsToFloat(0x7f800001)))));
+    }
+
     /** Decode over a bfloat16 cache equals the reference over the same keys and values rounded to bfloat16. */
     @Test
     void bf16CacheDecodeMatchesReferenceOnRoundedValues() {

@@ -34,7 +34,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@code gflops} (2·n·k·m per call), {@code gbytes} (weight bytes read per call) and {@code pct_of_fma_peak}
  * (gflops as a percentage of the f32 FMA peak that {@link Roofline#fmaPeak} measured in the same fork, on the
  * same threads, just before; JMH labels it ops/s). Run with scripts/jmh.sh, e.g.
- * {@code scripts/jmh.sh MatMulBenchmark -p shape=608x2048x5632 -p weights=bf16 -p backend=java,dnnl}; the Java
+ * {@code scripts/jmh.sh MatMulBenchmark -p shape=608x2048x5632 -p weights=bf16 -p backend=java,dnnl} (oneDNN's
+ * bfloat16 products: {@code -p backend=dnnl -p compute=bf16}; {@code pct_of_fma_peak} stays against the float32
+ * peak, so it passes 100 where the bfloat16 dot product's twice that rate pays); the Java
  * kernels' other vector shapes with {@code -jvmArgsAppend -XX:MaxVectorSize=32} (AVX2 on an AVX-512 host) or
  * {@code 16} (the 128-bit path of NEON hosts), the other register tile with {@code -Dvl4j.gemm.tile=6x3}.
  */
@@ -54,6 +56,10 @@ public class MatMulBenchmark {
     /** Who multiplies GEMM shapes (GEMV shapes always stream through the Java kernels). */
     @Param({"java", "dnnl"})
     public String backend;
+
+    /** The inputs' precision on GEMM shapes: f32, or bf16 (oneDNN with a bfloat16 dot product only; else f32, said). */
+    @Param({"f32"})
+    public String compute;
 
     /** Work done, reported by JMH per second of the measurement. */
     @AuxCounters(AuxCounters.Type.OPERATIONS)
@@ -92,6 +98,7 @@ public class MatMulBenchmark {
         out = new float[n * m];
         gflopPerCall = 2.0 * n * k * m / 1e9;
         Backends.select(Backends.Choice.parse(backend));
+        Backends.selectCompute(Backends.Compute.parse(compute), System.out::println);
         System.out.printf("%n%s%n", Backends.report());
         peakGflops = Roofline.fmaPeak(5);
         System.out.printf("%nf32 FMA peak on %d threads: %.1f GFLOP/s%n", Parallel.threads(), peakGflops);
