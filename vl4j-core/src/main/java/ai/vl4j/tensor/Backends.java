@@ -236,6 +236,11 @@ public final class Backends {
      * at a few percent of a prefill's time, against twice the weights' memory).
      */
     static long packBudget() {
+        return Math.max(0, packBudgetOrNegative());
+    }
+
+    /** {@code vl4j.dnnl.pack-mb} or {@code VL4J_DNNL_PACK_MB} in bytes, or -1 where neither is set. */
+    static long packBudgetOrNegative() {
         String s = System.getProperty("vl4j.dnnl.pack-mb");
         if (s == null) {
             s = System.getenv("VL4J_DNNL_PACK_MB");
@@ -247,7 +252,7 @@ public final class Backends {
                 throw new IllegalArgumentException("VL4J_DNNL_PACK_MB must be a number of megabytes, got " + s);
             }
         }
-        return 0;
+        return -1;
     }
 
     /** The three products on small odd shapes against the Java kernels, within float32 summation error. */

@@ -17,9 +17,10 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * oneDNN 2.x (Debian's {@code libdnnl2}) through the FFM API: just what float32 matrix products need. It
- * knows nothing of weights or models: a {@link Matmul} is a primitive for one shape and memory layout, run
- * on memory segments handed over as they are (a memory-mapped weight is read in place).
+ * oneDNN 2.x (Debian's {@code libdnnl2}) through the FFM API: just what matrix products need (float32, or bfloat16
+ * inputs with float32 sums; a matrix re-laid once into the layout a primitive chose). It knows nothing of weights
+ * or models: a {@link Matmul} is a primitive for one shape and memory layout, run on memory segments handed over as
+ * they are (a memory-mapped weight is read in place).
  *
  * <p>The C API of oneDNN 2.x (headers in {@code libdnnl-dev}, never needed at run time): an engine and a
  * stream; {@code dnnl_memory_desc_init_by_strides} describes a plain matrix by its dimensions and strides, so
@@ -58,6 +59,9 @@ final class Dnnl {
     private static final int ENGINE_CPU = 1;            // dnnl_cpu
     private static final int STREAM_DEFAULT_FLAGS = 0x1; // dnnl_stream_default_flags (in order)
     private static final int QUERY_IMPL_INFO_STR = 8;   // dnnl_query_impl_info_str
+    private static final int QUERY_WEIGHTS_MD = 131;    // dnnl_query_weights_md
+    private static final int FORMAT_TAG_ANY = 1;        // dnnl_format_tag_any
+    private static final int ARG_FROM = 1, ARG_TO = 17; // DNNL_ARG_FROM, DNNL_ARG_TO (a reorder's)
     private static final int ARG_SRC = 1, ARG_WEIGHTS = 33, ARG_BIAS = 41, ARG_DST = 17;
     private static final int RUNTIME_OMP = 2;           // DNNL_RUNTIME_OMP
     private static final String[] STATUS = {"success", "out_of_memory", "invalid_arguments", "unimplemented",
@@ -76,6 +80,11 @@ final class Dnnl {
     private final MethodHandle postOpsAppendSum;
     private final MethodHandle primitiveDescCreate;
     private final MethodHandle primitiveDescQuery;
+    private final MethodHandle primitiveDescQueryMd;
+    private final MethodHandle memoryDescInitByTag;
+    private final MethodHandle memoryDescGetSize;
+    private final MethodHandle memoryDescEqual;
+    private final MethodHandle reorderPrimitiveDescCreate;
     private final MethodHandle primitiveCreate;
     private final MethodHandle memoryCreate;
     private final MethodHandle memorySetDataHandle;
@@ -111,6 +120,12 @@ final class Dnnl {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
         primitiveDescQuery = handle(lib, "dnnl_primitive_desc_query", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
         primitiveCreate = handle(lib, "dnnl_primitive_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        primitiveDescQueryMd = handle(lib, "dnnl_primitive_desc_query_md", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
+        memoryDescInitByTag = handle(lib, "dnnl_memory_desc_init_by_tag", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+        memoryDescGetSize = handle(lib, "dnnl_memory_desc_get_size", FunctionDescriptor.of(JAVA_LONG, ADDRESS));
+        memoryDescEqual = handle(lib, "dnnl_memory_desc_equal", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        reorderPrimitiveDescCreate = handle(lib, "dnnl_reorder_primitive_desc_create",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
         memoryCreate = handle(lib, "dnnl_memory_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
         memorySetDataHandle = handle(lib, "dnnl_memory_set_data_handle", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         primitiveExecute = handle(lib, "dnnl_primitive_execute", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS));
@@ -306,7 +321,8 @@ final class Dnnl {
                   boolean bias, boolean accumulate) {
         try (Arena tmp = Arena.ofConfined()) {
             MemorySegment srcMd = desc(tmp, new long[] {mRows, kDepth}, srcType, srcStrides);
-            MemorySegment weiMd = desc(tmp, new long[] {kDepth, nCols}, weiType, weiStrides);
+            MemorySegment weiMd = weiStrides != null ? desc(tmp, new long[] {kDepth, nCols}, weiType, weiStrides)
+                    : anyLayout(tmp, new long[] {kDepth, nCols}, weiType);
             MemorySegment dstMd = desc(tmp, new long[] {mRows, nCols}, Type.F32, new long[] {nCols, 1});
             MemorySegment biasMd = bias ? desc(tmp, new long[] {1, nCols}, Type.F32, new long[] {nCols, 1}) : MemorySegment.NULL;
             MemorySegment op = tmp.allocate(DESC_BYTES, 64);
@@ -325,6 +341,12 @@ final class Dnnl {
             MemorySegment pd = out.get(ADDRESS, 0);
             check("dnnl_primitive_desc_query", (int) primitiveDescQuery.invokeExact(pd, QUERY_IMPL_INFO_STR, 0, out));
             String impl = out.get(ADDRESS, 0).reinterpret(256).getString(0);
+            MemorySegment weightsLayout = MemorySegment.NULL;
+            if (weiStrides == null) {
+                // the layout the implementation chose for the weights (its descriptor lives as long as the primitive's)
+                weightsLayout = (MemorySegment) primitiveDescQueryMd.invokeExact(pd, QUERY_WEIGHTS_MD, 0);
+                weiMd = weightsLayout;
+            }
             check("dnnl_primitive_create", (int) primitiveCreate.invokeExact(out, pd));
             MemorySegment primitive = out.get(ADDRESS, 0);
             // (the primitive, its descriptor and the attributes live as long as the process: a few per shape)
@@ -337,12 +359,76 @@ final class Dnnl {
             if (bias) {
                 nargs = arg(args, nargs, ARG_BIAS, memory(biasMd));
             }
-            return new Matmul(primitive, args, nargs, impl);
+            return new Matmul(primitive, args, nargs, impl, weightsLayout);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {
             throw new IllegalStateException("oneDNN matmul: " + e, e);
         }
+    }
+
+    /** A descriptor that leaves the layout to the implementation (dnnl_format_tag_any). */
+    private MemorySegment anyLayout(Arena tmp, long[] dims, Type type) throws Throwable {
+        MemorySegment md = tmp.allocate(DESC_BYTES, 64);
+        MemorySegment d = tmp.allocateFrom(JAVA_LONG, dims);
+        check("dnnl_memory_desc_init_by_tag", (int) memoryDescInitByTag.invokeExact(md, dims.length, d, type.code, FORMAT_TAG_ANY));
+        return md;
+    }
+
+    /** Bytes a descriptor's layout occupies. */
+    long bytes(MemorySegment layout) {
+        try {
+            return (long) memoryDescGetSize.invokeExact(layout);
+        } catch (Throwable e) {
+            throw new IllegalStateException("oneDNN: " + e, e);
+        }
+    }
+
+    /** True where two descriptors describe the same layout. */
+    boolean sameLayout(MemorySegment a, MemorySegment b) {
+        try {
+            return (int) memoryDescEqual.invokeExact(a, b) != 0;
+        } catch (Throwable e) {
+            throw new IllegalStateException("oneDNN: " + e, e);
+        }
+    }
+
+    /**
+     * The plain matrix [rows, cols] of the given type and strides at from, re-laid into layout (a descriptor a
+     * primitive chose) in new memory of the given arena: one reorder, run on the current thread count.
+     */
+    MemorySegment reorder(MemorySegment from, long rows, long cols, Type type, long[] strides, MemorySegment layout, Arena into) {
+        try (Arena tmp = Arena.ofConfined()) {
+            MemorySegment plain = desc(tmp, new long[] {rows, cols}, type, strides);
+            MemorySegment out = tmp.allocate(ADDRESS);
+            check("dnnl_reorder_primitive_desc_create", (int) reorderPrimitiveDescCreate.invokeExact(out, plain, engine, layout, engine,
+                    MemorySegment.NULL));
+            MemorySegment pd = out.get(ADDRESS, 0);      // (kept, as the matmuls' are: one small descriptor per weight)
+            check("dnnl_primitive_create", (int) primitiveCreate.invokeExact(out, pd));
+            MemorySegment primitive = out.get(ADDRESS, 0);
+            MemorySegment to = into.allocate(bytes(layout), 4096);
+            MemorySegment src = memoryFor(tmp, plain, from);
+            MemorySegment dst = memoryFor(tmp, layout, to);
+            MemorySegment args = tmp.allocate(32);
+            arg(args, 0, ARG_FROM, src);
+            arg(args, 1, ARG_TO, dst);
+            check("dnnl_primitive_execute", (int) primitiveExecute.invokeExact(primitive, stream, 2, args));
+            check("dnnl_stream_wait", (int) streamWait.invokeExact(stream));
+            check("dnnl_memory_destroy", (int) memoryDestroy.invokeExact(src));
+            check("dnnl_memory_destroy", (int) memoryDestroy.invokeExact(dst));
+            check("dnnl_primitive_destroy", (int) primitiveDestroy.invokeExact(primitive));
+            return to;
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("oneDNN reorder: " + e, e);
+        }
+    }
+
+    private MemorySegment memoryFor(Arena tmp, MemorySegment md, MemorySegment data) throws Throwable {
+        MemorySegment out = tmp.allocate(ADDRESS);
+        check("dnnl_memory_create", (int) memoryCreate.invokeExact(out, md, engine, data));
+        return out.get(ADDRESS, 0);
     }
 
     private MemorySegment desc(Arena tmp, long[] dims, Type type, long[] strides) throws Throwable {
@@ -372,12 +458,19 @@ final class Dnnl {
         private final MemorySegment args;
         private final int nargs;
         private final String impl;
+        private final MemorySegment weightsLayout;
 
-        private Matmul(MemorySegment primitive, MemorySegment args, int nargs, String impl) {
+        private Matmul(MemorySegment primitive, MemorySegment args, int nargs, String impl, MemorySegment weightsLayout) {
             this.primitive = primitive;
             this.args = args;
             this.nargs = nargs;
             this.impl = impl;
+            this.weightsLayout = weightsLayout;
+        }
+
+        /** The weights' layout the implementation chose (a primitive made with weiStrides null), else NULL. */
+        MemorySegment weightsLayout() {
+            return weightsLayout;
         }
 
         /** oneDNN's name of the implementation it chose, e.g. "gemm:jit". */

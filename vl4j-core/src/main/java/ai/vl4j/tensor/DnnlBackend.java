@@ -23,9 +23,11 @@ import java.util.WeakHashMap;
  *
  * <p>With bfloat16 inputs ({@code --compute bf16}, {@link #bf16Inputs(boolean)}; only where oneDNN has a bfloat16
  * dot product) a stored weight's forward product multiplies bfloat16 by bfloat16 and sums in float32, at twice
- * the float32 rate: the activations are rounded to bfloat16 (to nearest, ties to even) on the way in, a BF16 weight
- * is read in place, and an F32 or F16 weight is rounded to bfloat16 once and the copy kept (half its float32 size;
- * reported with the packed bytes). Trained weights, on the heap, and the backward products stay float32.
+ * the float32 rate: the activations are rounded to bfloat16 (to nearest, ties to even) on the way in, an F32 or
+ * F16 weight is rounded to bfloat16 once, and each weight is re-laid once into the blocked layout the primitive
+ * chose ({@code format_kind any}, a reorder) and kept, so the kernel does not re-block it on every product (within a
+ * budget: {@code VL4J_DNNL_PACK_MB}, else a quarter of physical memory; beyond it the plain layout is passed). All
+ * copies are reported with the packed bytes. Trained weights, on the heap, and the backward products stay float32.
  *
  * <p>One product at a time (each uses every thread): the methods are synchronized.
  */
@@ -38,12 +40,18 @@ final class DnnlBackend implements ComputeBackend {
     private final Map<Key, Dnnl.Matmul> primitives = new LinkedHashMap<>(64, 0.75f, true);
     private final Map<WeightMatrix, MemorySegment> packed = new WeakHashMap<>();
     private final Map<WeightMatrix, MemorySegment> bf16Copies = new WeakHashMap<>();
+    private final Map<WeightMatrix, Blocked> blocked = new WeakHashMap<>();
+    private final long blockedBudget = blockedBudget();
     private final TreeSet<String> impls = new TreeSet<>();
     private final Scratch src = new Scratch(), wei = new Scratch(), bias = new Scratch(), dst = new Scratch();
     private long packedBytes;
     private boolean bf16;
 
-    private enum Op { FORWARD, FORWARD_BF16, BACKWARD_INPUT, BACKWARD_WEIGHT }
+    private enum Op { FORWARD, FORWARD_BF16, FORWARD_BF16_BLOCKED, BACKWARD_INPUT, BACKWARD_WEIGHT }
+
+    /** A weight re-laid in the layout a bfloat16 primitive chose (its descriptor), kept while the weight lives. */
+    private record Blocked(MemorySegment layout, MemorySegment data) {
+    }
 
     private record Key(Op op, int n, int k, int m, boolean bias, int threads) {
     }
@@ -136,8 +144,15 @@ final class DnnlBackend implements ComputeBackend {
     private void linearBf16(float[] x, int n, Tensor w, float[] b, float[] out) {
         int k = w.cols();
         int m = w.rows();
-        Dnnl.Matmul mm = primitive(new Key(Op.FORWARD_BF16, n, k, m, b != null, Parallel.threads()),
-                key -> dnnl.matmul(n, k, m, Dnnl.Type.BF16, new long[] {k, 1}, Dnnl.Type.BF16, new long[] {1, k}, b != null, false));
+        Dnnl.Matmul mm = primitive(new Key(Op.FORWARD_BF16_BLOCKED, n, k, m, b != null, Parallel.threads()),
+                key -> dnnl.matmul(n, k, m, Dnnl.Type.BF16, new long[] {k, 1}, Dnnl.Type.BF16, null, b != null, false));
+        MemorySegment ws = blockedWeights(w, mm.weightsLayout());
+        if (ws == null) {
+            // over the budget for re-laid copies: the plain layout, re-blocked by oneDNN on every product
+            mm = primitive(new Key(Op.FORWARD_BF16, n, k, m, b != null, Parallel.threads()),
+                    key -> dnnl.matmul(n, k, m, Dnnl.Type.BF16, new long[] {k, 1}, Dnnl.Type.BF16, new long[] {1, k}, b != null, false));
+            ws = bf16Weights(w);
+        }
         MemorySegment xs = src.get(((long) n * k + 1) / 2);
         Parallel.forRange(0, n, Math.max(1, 65536 / k), (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
@@ -146,8 +161,44 @@ final class DnnlBackend implements ComputeBackend {
         });
         MemorySegment bs = b == null ? null : copyIn(bias, b, m);
         MemorySegment os = dst.get((long) n * m);
-        mm.run(xs, bf16Weights(w), bs, os);
+        mm.run(xs, ws, bs, os);
         copyOut(os, out, (long) n * m);
+    }
+
+    /**
+     * W in the layout the primitive chose (oneDNN's blocked bfloat16 panels), re-laid once and kept; again if a
+     * primitive for another row count chose another layout. Null where the copy would pass the budget.
+     */
+    private MemorySegment blockedWeights(Tensor w, MemorySegment layout) {
+        Blocked b = blocked.get(w);
+        if (b != null && dnnl.sameLayout(b.layout(), layout)) {
+            return b.data();
+        }
+        long bytes = dnnl.bytes(layout);
+        packedBytes = heldBytes();
+        if (packedBytes - (b == null ? 0 : b.data().byteSize()) + bytes > blockedBudget) {
+            return null;
+        }
+        MemorySegment data = dnnl.reorder(bf16Weights(w), w.cols(), w.rows(), Dnnl.Type.BF16, new long[] {1, w.cols()}, layout, Arena.ofAuto());
+        blocked.put(w, new Blocked(layout, data));
+        bf16Copies.remove(w);          // an F32/F16 weight's plain bfloat16 copy is not read again (made anew if needed)
+        packedBytes = heldBytes();
+        return data;
+    }
+
+    /**
+     * Memory the re-laid bfloat16 copies may take: {@code VL4J_DNNL_PACK_MB} where set, else a quarter of the
+     * machine's physical memory.
+     */
+    private static long blockedBudget() {
+        long set = Backends.packBudgetOrNegative();
+        if (set >= 0) {
+            return set;
+        }
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize() / 4;
+        }
+        return 0;
     }
 
     /** W [m, k] as bfloat16: the stored segment itself (BF16), or a copy rounded once and kept. */
@@ -176,7 +227,8 @@ final class DnnlBackend implements ComputeBackend {
     /** The native copies of weights still referenced (those of weights gone are freed with them). */
     private long heldBytes() {
         return packed.values().stream().mapToLong(MemorySegment::byteSize).sum()
-                + bf16Copies.values().stream().mapToLong(MemorySegment::byteSize).sum();
+                + bf16Copies.values().stream().mapToLong(MemorySegment::byteSize).sum()
+                + blocked.values().stream().mapToLong(b -> b.data().byteSize()).sum();
     }
 
     @Override
