@@ -253,6 +253,22 @@ class CliTest {
         assertTrue(bad.err().contains("--backend must be auto, java or dnnl, got cuda"), bad.err());
     }
 
+    /**
+     * --compute: bf16 without oneDNN stays float32 and says so in one line (bench --json reports the precision in
+     * effect); a precision that does not exist is refused naming the flag.
+     */
+    @Test
+    void computeOption() throws IOException {
+        Result bench = vl4j("bench", "-m", MODEL.toString(), "--backend", "java", "--compute", "bf16", "--runs", "1", "--gen-tokens", "2",
+                "--prompt-tokens", "12", "--json");
+        assertEquals(0, bench.code(), bench.err());
+        assertEquals("f32", JSON.readTree(bench.out()).get("compute").asText());
+        assertEquals(List.of("vl4j: --compute bf16 needs the oneDNN backend (in effect: java); computing in float32"),
+                bench.err().lines().filter(l -> l.startsWith("vl4j: ")).toList());
+        Result bad = expectError(2, "run", "-m", MODEL.toString(), "--compute", "fp8", "-p", "hi");
+        assertTrue(bad.err().contains("--compute must be f32 or bf16, got fp8"), bad.err());
+    }
+
     @Test
     void verboseShowsTheStackTrace() {
         Result r = vl4j("run", "--verbose", "-m", tmp.resolve("nope").toString(), "-p", "hi");
