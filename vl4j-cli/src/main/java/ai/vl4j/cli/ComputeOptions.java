@@ -63,16 +63,24 @@ final class ComputeOptions {
      */
     QuantType apply() {
         QuantType type = quant == null ? null : QuantType.parse(quant);
-        Backends.Choice choice = backend == null ? Backends.defaultChoice() : Backends.Choice.parse(backend);
         if (threads != null) {
             if (threads < 1) {
                 throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
             }
             Parallel.setThreads(threads);
         }
+        selectBackend(backend, computePrecision);
+        return type;
+    }
+
+    /**
+     * Chooses the backend and the precision of its inputs (null: the defaults, from the environment), each problem said
+     * in one line on stderr; a value that is not a choice is refused naming its flag, before anything is chosen.
+     */
+    static void selectBackend(String backend, String computePrecision) {
+        Backends.Choice choice = backend == null ? Backends.defaultChoice() : Backends.Choice.parse(backend);
         Backends.Compute precision = computePrecision == null ? Backends.defaultCompute() : Backends.Compute.parse(computePrecision);
         Backends.select(choice, Streams.err()::println);
         Backends.selectCompute(precision, Streams.err()::println);
-        return type;
     }
 }

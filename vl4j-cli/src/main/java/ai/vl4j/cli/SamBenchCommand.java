@@ -70,9 +70,7 @@ final class SamBenchCommand implements Callable<Integer> {
             }
             Parallel.setThreads(threads);
         }
-        Backends.Compute precision = computePrecision == null ? Backends.defaultCompute() : Backends.Compute.parse(computePrecision);
-        Backends.select(backend == null ? Backends.defaultChoice() : Backends.Choice.parse(backend), Streams.err()::println);
-        Backends.selectCompute(precision, Streams.err()::println);
+        ComputeOptions.selectBackend(backend, computePrecision);
         AutomaticMaskGenerator.Options d = AutomaticMaskGenerator.Options.DEFAULTS;
         AutomaticMaskGenerator.Options amg = new AutomaticMaskGenerator.Options(pointsPerSide, pointsPerBatch, predIouThresh,
                 stabilityScoreThresh, d.stabilityScoreOffset(), d.boxNmsThresh(), d.cropNLayers(), d.cropNmsThresh(),

@@ -54,7 +54,6 @@ public final class Backends {
     }
 
     private static volatile ComputeBackend active;
-    private static volatile boolean bf16Inputs;
     private static final Map<String, Object> LOADED = new HashMap<>();   // library path ("" = by name) → backend or problem
     private static String reason = "";
 
@@ -116,7 +115,6 @@ public final class Backends {
             old.bf16Inputs(false);
         }
         active = b;
-        bf16Inputs = b instanceof DnnlBackend d && d.bf16Inputs();
         return b;
     }
 
@@ -138,8 +136,7 @@ public final class Backends {
         } else if (b instanceof DnnlBackend d) {
             d.bf16Inputs(false);
         }
-        bf16Inputs = b instanceof DnnlBackend d && d.bf16Inputs();
-        return bf16Inputs ? Compute.BF16 : Compute.F32;
+        return bf16Inputs() ? Compute.BF16 : Compute.F32;
     }
 
     /**
@@ -147,10 +144,7 @@ public final class Backends {
      * the backend too, whose sums may be taken in an order that follows the number of rows.
      */
     public static boolean bf16Inputs() {
-        if (active == null) {
-            active();
-        }
-        return bf16Inputs;
+        return active() instanceof DnnlBackend d && d.bf16Inputs();
     }
 
     /** The precision without --compute: the system property vl4j.compute, else VL4J_COMPUTE, else f32. */
@@ -173,7 +167,7 @@ public final class Backends {
         return active() instanceof DnnlBackend d ? d.library().isa() : null;
     }
 
-    /** Memory held by float32 copies of 16-bit weights for oneDNN (0 where it is not in effect). */
+    /** Memory held by oneDNN's copies of weights (widened, rounded or re-laid; 0 where it is not in effect). */
     public static long dnnlPackedBytes() {
         return active() instanceof DnnlBackend d ? d.packedBytes() : 0;
     }

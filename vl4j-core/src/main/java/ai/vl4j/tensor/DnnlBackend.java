@@ -45,7 +45,7 @@ final class DnnlBackend implements ComputeBackend {
     private final TreeSet<String> impls = new TreeSet<>();
     private final Scratch src = new Scratch(), wei = new Scratch(), bias = new Scratch(), dst = new Scratch();
     private long packedBytes;
-    private boolean bf16;
+    private volatile boolean bf16;                  // read on every product of many rows (MatMul's prefill branch)
 
     private enum Op { FORWARD, FORWARD_BF16, FORWARD_BF16_BLOCKED, BACKWARD_INPUT, BACKWARD_WEIGHT }
 
@@ -77,7 +77,7 @@ final class DnnlBackend implements ComputeBackend {
         return dnnl;
     }
 
-    /** Native memory held by float32 copies of 16-bit weights and bfloat16 copies of F32/F16 ones. */
+    /** Native memory held by copies of weights: float32 widenings, bfloat16 roundings, re-laid bfloat16 ones. */
     synchronized long packedBytes() {
         return packedBytes;
     }
@@ -95,7 +95,7 @@ final class DnnlBackend implements ComputeBackend {
     }
 
     /** True while forward products of stored weights take bfloat16 inputs. */
-    synchronized boolean bf16Inputs() {
+    boolean bf16Inputs() {
         return bf16;
     }
 
@@ -140,7 +140,7 @@ final class DnnlBackend implements ComputeBackend {
         copyOut(os, out, (long) n * m);
     }
 
-    /** out = bf16(x) · bf16(W)ᵀ + b, summed in float32: x rounded on the way in, W as stored or its bfloat16 copy. */
+    /** out = bf16(x) · bf16(W)ᵀ + b, summed in float32: x rounded on the way in, W re-laid once (or as stored). */
     private void linearBf16(float[] x, int n, Tensor w, float[] b, float[] out) {
         int k = w.cols();
         int m = w.rows();
@@ -154,11 +154,7 @@ final class DnnlBackend implements ComputeBackend {
             ws = bf16Weights(w);
         }
         MemorySegment xs = src.get(((long) n * k + 1) / 2);
-        Parallel.forRange(0, n, Math.max(1, 65536 / k), (lo, hi) -> {
-            for (int r = lo; r < hi; r++) {
-                Widen.floatToBf16(x, r * k, xs, 2L * r * k, k);
-            }
-        });
+        Parallel.forRange(0, n * k, 1 << 16, (lo, hi) -> Widen.floatToBf16(x, lo, xs, 2L * lo, hi - lo));
         MemorySegment bs = b == null ? null : copyIn(bias, b, m);
         MemorySegment os = dst.get((long) n * m);
         mm.run(xs, ws, bs, os);
@@ -209,15 +205,9 @@ final class DnnlBackend implements ComputeBackend {
         MemorySegment p = bf16Copies.get(w);
         if (p == null) {
             int k = w.cols();
-            p = Arena.ofAuto().allocate(2L * w.rows() * k, 64);
-            MemorySegment to = p;
-            Parallel.forRange(0, w.rows(), Math.max(1, 65536 / k), (lo, hi) -> {
-                float[] row = new float[k];
-                for (int r = lo; r < hi; r++) {
-                    w.rowToFloat(r, 0, k, row, 0);
-                    Widen.floatToBf16(row, 0, to, 2L * r * k, k);
-                }
-            });
+            MemorySegment to = Arena.ofAuto().allocate(2L * w.rows() * k, 64);
+            forEachRow(w, (r, row) -> Widen.floatToBf16(row, 0, to, 2L * r * k, k));
+            p = to;
             bf16Copies.put(w, p);
             packedBytes = heldBytes();
         }
@@ -318,11 +308,23 @@ final class DnnlBackend implements ComputeBackend {
     /** Every row of w widened to float32 into p, rows shared out over the threads. */
     private static void widen(WeightMatrix w, MemorySegment p) {
         int k = w.cols();
+        forEachRow(w, (r, row) -> MemorySegment.copy(row, 0, p, F32, 4L * r * k, k));
+    }
+
+    /** Where a weight row, widened to float32, goes. */
+    @FunctionalInterface
+    private interface RowSink {
+        void put(int row, float[] values);
+    }
+
+    /** Each row of w widened to float32 and handed to sink, rows shared out over the threads. */
+    private static void forEachRow(WeightMatrix w, RowSink sink) {
+        int k = w.cols();
         Parallel.forRange(0, w.rows(), Math.max(1, 65536 / Math.max(1, k)), (lo, hi) -> {
             float[] row = new float[k];
             for (int r = lo; r < hi; r++) {
                 w.rowToFloat(r, 0, k, row, 0);
-                MemorySegment.copy(row, 0, p, F32, 4L * r * k, k);
+                sink.put(r, row);
             }
         });
     }
