@@ -26,7 +26,8 @@ import java.util.WeakHashMap;
  * the float32 rate: the activations are rounded to bfloat16 (to nearest, ties to even) on the way in, an F32 or
  * F16 weight is rounded to bfloat16 once, and each weight is re-laid once into the blocked layout the primitive
  * chose ({@code format_kind any}, a reorder) and kept, so the kernel does not re-block it on every product (within a
- * budget: {@code VL4J_DNNL_PACK_MB}, else a quarter of physical memory; beyond it the plain layout is passed). All
+ * budget: {@code VL4J_DNNL_PACK_MB}, else a quarter of physical memory; beyond it the plain layout is passed, and
+ * the weight is remembered as over the budget so its later products go to the plain layout directly). All
  * copies are reported with the packed bytes. Trained weights, on the heap, and the backward products stay float32.
  *
  * <p>One product at a time (each uses every thread): the methods are synchronized.
@@ -41,7 +42,9 @@ final class DnnlBackend implements ComputeBackend {
     private final Map<WeightMatrix, MemorySegment> packed = new WeakHashMap<>();
     private final Map<WeightMatrix, MemorySegment> bf16Copies = new WeakHashMap<>();
     private final Map<WeightMatrix, Blocked> blocked = new WeakHashMap<>();
-    private final long blockedBudget = blockedBudget();
+    /** Weights whose re-laid copy did not fit the budget: their products go straight to the plain layout. */
+    private final java.util.Set<WeightMatrix> overBudget = java.util.Collections.newSetFromMap(new WeakHashMap<>());
+    private final long blockedBudget;
     private final TreeSet<String> impls = new TreeSet<>();
     private final Scratch src = new Scratch(), wei = new Scratch(), bias = new Scratch(), dst = new Scratch();
     private long packedBytes;
@@ -57,8 +60,14 @@ final class DnnlBackend implements ComputeBackend {
     }
 
     DnnlBackend(Dnnl dnnl, long packBudgetBytes) {
+        this(dnnl, packBudgetBytes, blockedBudget());
+    }
+
+    /** With the budget of re-laid bfloat16 copies given (the other constructor reads it from the environment). */
+    DnnlBackend(Dnnl dnnl, long packBudgetBytes, long blockedBudgetBytes) {
         this.dnnl = dnnl;
         this.packBudget = packBudgetBytes;
+        this.blockedBudget = blockedBudgetBytes;
     }
 
     @Override
@@ -75,6 +84,11 @@ final class DnnlBackend implements ComputeBackend {
 
     Dnnl library() {
         return dnnl;
+    }
+
+    /** Matmul primitives built and kept (one per operation, shape and thread count). */
+    synchronized int primitiveCount() {
+        return primitives.size();
     }
 
     /** Native memory held by copies of weights: float32 widenings, bfloat16 roundings, re-laid bfloat16 ones. */
@@ -144,11 +158,22 @@ final class DnnlBackend implements ComputeBackend {
     private void linearBf16(float[] x, int n, Tensor w, float[] b, float[] out) {
         int k = w.cols();
         int m = w.rows();
-        Dnnl.Matmul mm = primitive(new Key(Op.FORWARD_BF16_BLOCKED, n, k, m, b != null, Parallel.threads()),
-                key -> dnnl.matmul(n, k, m, Dnnl.Type.BF16, new long[] {k, 1}, Dnnl.Type.BF16, null, b != null, false));
-        MemorySegment ws = blockedWeights(w, mm.weightsLayout());
+        Dnnl.Matmul mm = null;
+        MemorySegment ws = null;
+        if (!overBudget.contains(w)) {
+            mm = primitive(new Key(Op.FORWARD_BF16_BLOCKED, n, k, m, b != null, Parallel.threads()),
+                    key -> dnnl.matmul(n, k, m, Dnnl.Type.BF16, new long[] {k, 1}, Dnnl.Type.BF16, null, b != null, false));
+            ws = blockedWeights(w, mm.weightsLayout());
+        }
         if (ws == null) {
-            // over the budget for re-laid copies: the plain layout, re-blocked by oneDNN on every product
+            // over the budget for re-laid copies: the plain layout, re-blocked by oneDNN on every product; the
+            // weight is marked, so its later products (other row counts too) neither look up nor build the
+            // blocked primitive, nor sum the held bytes again (a copy of it in another row count's layout, never
+            // read again, is dropped)
+            overBudget.add(w);
+            if (blocked.remove(w) != null) {
+                packedBytes = heldBytes();
+            }
             mm = primitive(new Key(Op.FORWARD_BF16, n, k, m, b != null, Parallel.threads()),
                     key -> dnnl.matmul(n, k, m, Dnnl.Type.BF16, new long[] {k, 1}, Dnnl.Type.BF16, new long[] {1, k}, b != null, false));
             ws = bf16Weights(w);

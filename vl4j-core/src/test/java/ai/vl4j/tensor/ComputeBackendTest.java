@@ -189,6 +189,40 @@ class ComputeBackendTest {
         assertFalse(dnnl.bf16Inputs());
     }
 
+    /**
+     * Where the re-laid bfloat16 copies would pass their budget, a weight's products take the plain layout with the
+     * same results, and the weight is marked: a product of another row count builds only its plain primitive (no
+     * blocked one to look up, nothing re-laid). Within the budget each row count builds the blocked one only.
+     */
+    @Test
+    void bf16WeightsOverTheBlockedBudgetTakeThePlainLayoutOnce() {
+        DnnlBackend shared = dnnlOrSkip();
+        assumeTrue(shared.library().hasBf16Dot(), "no bfloat16 dot product in oneDNN on this CPU");
+        for (long budget : new long[] {0, 1L << 30}) {
+            DnnlBackend dnnl = new DnnlBackend(shared.library(), 0, budget);
+            assertTrue(dnnl.bf16Inputs(true));
+            Case big = Case.random("BF16", 608, 96, 40, 5);
+            float[] wm = widened(big.w);
+            int before = dnnl.primitiveCount();
+            for (int n : new int[] {608, 130}) {
+                Case c = new Case(n, big.k, big.m, big.w, java.util.Arrays.copyOf(big.x, n * big.k), big.bias, big.dy, big.dw0);
+                float[] out = new float[n * c.m];
+                dnnl.linear(c.x, n, c.w, c.bias, out);
+                float[] xr = c.x.clone();
+                for (int i = 0; i < xr.length; i++) {
+                    xr[i] = Widen.bf16ToFloat(Widen.floatToBf16(xr[i]));
+                }
+                int k = c.k;
+                assertWithinBound("budget " + budget + " n " + n, out, n, c.m, k, (i, r, j) -> (double) xr[i * k + j] * wm[r * k + j], (i, r) -> c.bias[r]);
+                int built = dnnl.primitiveCount() - before;
+                before = dnnl.primitiveCount();
+                // over the budget: the first product probes the blocked layout (2 primitives), later ones build the plain one only
+                assertEquals(budget == 0 ? (n == 608 ? 2 : 1) : 1, built, "primitives built for n=" + n + ", budget " + budget);
+            }
+            assertEquals(budget == 0, dnnl.packedBytes() == 0, "re-laid bytes with budget " + budget + ": " + dnnl.packedBytes());
+        }
+    }
+
     /** --compute bf16 without oneDNN (or without a bfloat16 dot) stays float32 and says so in one line. */
     @Test
     void bf16ComputeFallsBackWithOneLine() {
