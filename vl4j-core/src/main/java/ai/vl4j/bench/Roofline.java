@@ -101,12 +101,29 @@ public final class Roofline {
         return best;
     }
 
+    /** FMAs per chain of one {@link #fmaChunk} call. */
+    private static final int CHUNK = 256;
+
+    /**
+     * iterations FMAs on each of 12 chains, as short calls of {@link #fmaChunk}: a method called a few times with
+     * one long loop runs that loop in the interpreter, then in an on-stack-replacement compile whose vector
+     * variables, entering from the interpreter, stay boxed (seconds of allocation per call); a short method called
+     * often is compiled whole, its vectors in registers.
+     */
     private static float fmaChains(long iterations) {
+        float s = 0f;
+        for (long i = 0; i < iterations; i += CHUNK) {
+            s += fmaChunk();
+        }
+        return s;
+    }
+
+    private static float fmaChunk() {
         FloatVector m = FloatVector.broadcast(FS, 0.999999f);
         FloatVector c = FloatVector.broadcast(FS, 1e-7f);
         FloatVector a0 = FloatVector.broadcast(FS, 1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
         FloatVector a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        for (long i = 0; i < iterations; i++) {
+        for (int i = 0; i < CHUNK; i++) {
             a0 = a0.fma(m, c);
             a1 = a1.fma(m, c);
             a2 = a2.fma(m, c);

@@ -55,6 +55,15 @@ final class QuantGemv {
     private static final VectorShuffle<Float> CHUNK_2 = VectorShuffle.fromOp(FS, i -> 2 * CHUNK_BLOCKS + i / 4);
     private static final VectorShuffle<Float> CHUNK_3 = VectorShuffle.fromOp(FS, i -> 3 * CHUNK_BLOCKS + i / 4);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    /*
+     * VectorMath.sumLanes' tree, written out in each kernel: a kernel with several accumulators passes C2's inlining
+     * cutoff (NodeCountInliningCutoff) before its last sums, and a vector handed to a method not inlined is boxed,
+     * an allocation per row and input. Lane i takes lane i + s (mod LANES); the same order, so the same bits.
+     */
+    private static final VectorShuffle<Float> UP_8 = VectorShuffle.fromOp(FS, i -> (i + 8) % LANES);
+    private static final VectorShuffle<Float> UP_4 = VectorShuffle.fromOp(FS, i -> (i + 4) % LANES);
+    private static final VectorShuffle<Float> UP_2 = VectorShuffle.fromOp(FS, i -> (i + 2) % LANES);
+    private static final VectorShuffle<Float> UP_1 = VectorShuffle.fromOp(FS, i -> (i + 1) % LANES);
     private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<Q8Activations> ACTIVATIONS = ThreadLocal.withInitial(Q8Activations::new);
     private static final ThreadLocal<float[]> SUMS = ThreadLocal.withInitial(() -> new float[8]);
@@ -285,7 +294,11 @@ final class QuantGemv {
             }
             acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, d[blk] * dx[b0 + blk]), acc);
         }
-        return VectorMath.sumLanes(acc);
+        acc = LANES > 8 ? acc.add(acc.rearrange(UP_8)) : acc;
+        acc = LANES > 4 ? acc.add(acc.rearrange(UP_4)) : acc;
+        acc = acc.add(acc.rearrange(UP_2));
+        acc = acc.add(acc.rearrange(UP_1));
+        return acc.lane(0);
     }
 
     /** {@link #dotQ8One} for inputs i and i + 1 at once (one widening of the weights), into sums[i] and sums[i + 1]. */
@@ -311,8 +324,16 @@ final class QuantGemv {
             acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b0 + blk]), acc0);
             acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b1 + blk]), acc1);
         }
-        sums[i] = VectorMath.sumLanes(acc0);
-        sums[i + 1] = VectorMath.sumLanes(acc1);
+        acc0 = LANES > 8 ? acc0.add(acc0.rearrange(UP_8)) : acc0;
+        acc0 = LANES > 4 ? acc0.add(acc0.rearrange(UP_4)) : acc0;
+        acc0 = acc0.add(acc0.rearrange(UP_2));
+        acc0 = acc0.add(acc0.rearrange(UP_1));
+        sums[i] = acc0.lane(0);
+        acc1 = LANES > 8 ? acc1.add(acc1.rearrange(UP_8)) : acc1;
+        acc1 = LANES > 4 ? acc1.add(acc1.rearrange(UP_4)) : acc1;
+        acc1 = acc1.add(acc1.rearrange(UP_2));
+        acc1 = acc1.add(acc1.rearrange(UP_1));
+        sums[i + 1] = acc1.lane(0);
     }
 
     /** {@link #dotQ8One} for inputs i .. i + 3 at once (one widening of the weights), into sums[i .. i + 3]. */
@@ -344,10 +365,26 @@ final class QuantGemv {
             acc2 = ((FloatVector) s2.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b2 + blk]), acc2);
             acc3 = ((FloatVector) s3.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(FS, dw * dx[b3 + blk]), acc3);
         }
-        sums[i] = VectorMath.sumLanes(acc0);
-        sums[i + 1] = VectorMath.sumLanes(acc1);
-        sums[i + 2] = VectorMath.sumLanes(acc2);
-        sums[i + 3] = VectorMath.sumLanes(acc3);
+        acc0 = LANES > 8 ? acc0.add(acc0.rearrange(UP_8)) : acc0;
+        acc0 = LANES > 4 ? acc0.add(acc0.rearrange(UP_4)) : acc0;
+        acc0 = acc0.add(acc0.rearrange(UP_2));
+        acc0 = acc0.add(acc0.rearrange(UP_1));
+        sums[i] = acc0.lane(0);
+        acc1 = LANES > 8 ? acc1.add(acc1.rearrange(UP_8)) : acc1;
+        acc1 = LANES > 4 ? acc1.add(acc1.rearrange(UP_4)) : acc1;
+        acc1 = acc1.add(acc1.rearrange(UP_2));
+        acc1 = acc1.add(acc1.rearrange(UP_1));
+        sums[i + 1] = acc1.lane(0);
+        acc2 = LANES > 8 ? acc2.add(acc2.rearrange(UP_8)) : acc2;
+        acc2 = LANES > 4 ? acc2.add(acc2.rearrange(UP_4)) : acc2;
+        acc2 = acc2.add(acc2.rearrange(UP_2));
+        acc2 = acc2.add(acc2.rearrange(UP_1));
+        sums[i + 2] = acc2.lane(0);
+        acc3 = LANES > 8 ? acc3.add(acc3.rearrange(UP_8)) : acc3;
+        acc3 = LANES > 4 ? acc3.add(acc3.rearrange(UP_4)) : acc3;
+        acc3 = acc3.add(acc3.rearrange(UP_2));
+        acc3 = acc3.add(acc3.rearrange(UP_1));
+        sums[i + 3] = acc3.lane(0);
     }
 
     /** WORDS int8 weights from byte offset at, widened to 16-bit lanes. */
@@ -451,7 +488,11 @@ final class QuantGemv {
             FloatVector dw = FloatVector.fromArray(FS, d, blk).rearrange(BLOCK_OF_LANE);
             acc0 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, l0 + blk * 4)), acc0);
         }
-        return VectorMath.sumLanes(acc0);
+        acc0 = LANES > 8 ? acc0.add(acc0.rearrange(UP_8)) : acc0;
+        acc0 = LANES > 4 ? acc0.add(acc0.rearrange(UP_4)) : acc0;
+        acc0 = acc0.add(acc0.rearrange(UP_2));
+        acc0 = acc0.add(acc0.rearrange(UP_1));
+        return acc0.lane(0);
     }
 
     /** {@link #dotQ4One} for inputs i and i + 1 at once (one nibble extraction), into sums[i] and sums[i + 1]. */
@@ -494,8 +535,16 @@ final class QuantGemv {
             sum = pairs.add(pairs.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
             acc1 = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(FloatVector.fromArray(FS, xs, lb)), acc1);
         }
-        sums[i] = VectorMath.sumLanes(acc0);
-        sums[i + 1] = VectorMath.sumLanes(acc1);
+        acc0 = LANES > 8 ? acc0.add(acc0.rearrange(UP_8)) : acc0;
+        acc0 = LANES > 4 ? acc0.add(acc0.rearrange(UP_4)) : acc0;
+        acc0 = acc0.add(acc0.rearrange(UP_2));
+        acc0 = acc0.add(acc0.rearrange(UP_1));
+        sums[i] = acc0.lane(0);
+        acc1 = LANES > 8 ? acc1.add(acc1.rearrange(UP_8)) : acc1;
+        acc1 = LANES > 4 ? acc1.add(acc1.rearrange(UP_4)) : acc1;
+        acc1 = acc1.add(acc1.rearrange(UP_2));
+        acc1 = acc1.add(acc1.rearrange(UP_1));
+        sums[i + 1] = acc1.lane(0);
     }
 
 }
