@@ -170,8 +170,7 @@ final class DnnlBackend implements ComputeBackend {
             // weight is marked, so its later products (other row counts too) neither look up nor build the
             // blocked primitive, nor sum the held bytes again (a copy of it in another row count's layout, never
             // read again, is dropped)
-            overBudget.add(w);
-            if (blocked.remove(w) != null) {
+            if (overBudget.add(w) && blocked.remove(w) != null) {
                 packedBytes = heldBytes();
             }
             mm = primitive(new Key(Op.FORWARD_BF16, n, k, m, b != null, Parallel.threads()),
